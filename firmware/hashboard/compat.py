@@ -1,0 +1,20 @@
+# Names MicroPython has built in and CPython lacks, so policy code imports on both.
+try:
+    from micropython import const  # type: ignore[import-not-found]
+except ImportError:  # CPython fast lane
+
+    def const(x):  # type: ignore[no-redef]
+        return x
+
+
+try:
+    from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
+except ImportError:  # CPython: same wrap-around arithmetic as the MicroPython ports
+    _PERIOD = 1 << 30
+    _HALF = _PERIOD // 2
+
+    def ticks_add(t, delta):  # type: ignore[no-redef]
+        return (t + delta) % _PERIOD
+
+    def ticks_diff(a, b):  # type: ignore[no-redef]
+        return ((a - b + _HALF) % _PERIOD) - _HALF

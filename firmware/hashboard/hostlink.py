@@ -1,0 +1,38 @@
+# Line reader for the host protocol on the USB-serial stdin, non-blocking and allocation-light.
+import select
+import sys
+
+from .compat import const
+
+_MAX_LINE = const(512)
+
+
+class StdinLink:
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stdin.buffer
+        self.poller = select.poll()
+        self.poller.register(self.stream, select.POLLIN)
+        self.buf = bytearray(_MAX_LINE)
+        self.one = bytearray(1)
+        self.n = 0
+        self.overflow = False
+
+    def poll(self):
+        """Return one complete line (bytes, without newline) or None if none is ready."""
+        while self.poller.poll(0):
+            if not self.stream.readinto(self.one):
+                return None
+            b = self.one[0]
+            if b == 10 or b == 13:
+                if self.n == 0 and not self.overflow:
+                    continue
+                line = b"!overflow" if self.overflow else bytes(self.buf[: self.n])
+                self.n = 0
+                self.overflow = False
+                return line
+            if self.n < _MAX_LINE:
+                self.buf[self.n] = b
+                self.n += 1
+            else:
+                self.overflow = True
+        return None

@@ -1,0 +1,61 @@
+# Module identity record in the module's 24C02 EEPROM (layout v1, docs/eeprom.md).
+# Pure encode/decode so the host (provisioning, tests) and the firmware share one definition.
+import struct
+
+from .crc import crc16
+
+MAGIC = b"HBID"
+LAYOUT_VERSION = 1
+RECORD_LEN = 64
+# magic, version, length, model, serial, chip_id, chips, domains, yy, mm, dd, grade,
+# vout_mv (string voltage), freq_mhz, 12 reserved bytes; crc16 appended
+_FMT = ">4sBB16s16sHBBBBBBHH12s"
+
+
+class IdentityError(ValueError):
+    pass
+
+
+def encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz):
+    yy, mm, dd = date
+    body = struct.pack(
+        _FMT, MAGIC, LAYOUT_VERSION, RECORD_LEN, model.encode(), serial.encode(), chip_id,
+        chips, domains, yy, mm, dd, grade, vout_mv, freq_mhz, bytes(12),
+    )
+    return body + struct.pack(">H", crc16(body))
+
+
+def _text(b):
+    return bytes(b).split(b"\0", 1)[0].decode()
+
+
+def decode(data):
+    """Return a dict for a valid record; raise IdentityError naming why it is not one."""
+    if len(data) < RECORD_LEN:
+        raise IdentityError("short")
+    if bytes(data[0:4]) == b"\xff\xff\xff\xff":
+        raise IdentityError("blank")
+    if bytes(data[0:4]) != MAGIC:
+        raise IdentityError("bad_magic")
+    if crc16(data, 0, RECORD_LEN - 2) != (data[RECORD_LEN - 2] << 8) | data[RECORD_LEN - 1]:
+        raise IdentityError("bad_crc")
+    f = struct.unpack(_FMT, bytes(data[0 : RECORD_LEN - 2]))
+    if f[1] != LAYOUT_VERSION:
+        raise IdentityError("unknown_version")
+    return {
+        "model": _text(f[3]),
+        "serial": _text(f[4]),
+        "chip_id": f[5],
+        "chips": f[6],
+        "domains": f[7],
+        "date": (f[8], f[9], f[10]),
+        "grade": f[11],
+        "vout_mv": f[12],
+        "freq_mhz": f[13],
+    }
+
+
+def read(i2c, addr, buf):
+    """Read RECORD_LEN bytes from a 24C02 at addr into buf (1-byte word address)."""
+    i2c.readfrom_mem_into(addr, 0, buf)
+    return decode(buf)

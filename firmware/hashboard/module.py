@@ -1,0 +1,213 @@
+# One hashing module in one slot: identity, regulator, chain and sensors, stepped by the
+# control loop. States follow the status document (interfaces.md).
+from . import identity
+from .chain import NO_RESPONSE, Chain
+from .compat import const, ticks_diff
+from .tps546 import TPS546
+
+EMPTY = "empty"
+IDENTIFYING = "identifying"
+POWERING = "powering"
+ENUMERATING = "enumerating"
+RAMPING = "ramping"
+HASHING = "hashing"
+OFF = "off"
+FAULT = "fault"
+UNIDENTIFIED = "unidentified"
+INCOMPATIBLE = "incompatible"
+
+_PGOOD_WAIT_MS = const(30)
+_RESET_MS = const(100)
+_STEP_TIMEOUT_MS = const(2000)
+_BAD_SENSOR_LIMIT = const(3)
+
+
+class Module:
+    def __init__(self, slot, slot_cfg, board, hw, clock, events, chip):
+        self.slot = slot
+        self.board = board
+        self.events = events
+        self.clock = clock
+        lim = board["limits"]
+        self.vlim = lim["vout"]
+        self.flim = lim["freq_mhz"]
+        self.tlim = lim["thermal"]
+        self.fixed = slot_cfg.get("fixed", False)
+        i2c = hw.i2c(slot_cfg["vrm"]["bus"])
+        self.i2c = i2c
+        self.vrm = TPS546(
+            i2c, slot_cfg["vrm"]["addr"], self.vlim["min"], self.vlim["max"], lim["iout_max_a"]
+        )
+        self.eeprom_addr = slot_cfg["eeprom"]["addr"] if "eeprom" in slot_cfg else None
+        self._id_buf = bytearray(identity.RECORD_LEN)
+        self.reset = hw.reset_line(slot, slot_cfg)
+        self.chain = Chain(hw.uart(slot_cfg["uart"], chip.SLOW_BAUD), chip, board["module"]["chips"], clock)
+        self.sensors = [hw.sensor(s) for s in slot_cfg["sensors"]]
+        self.temps = [None] * len(self.sensors)
+        self._bad = bytearray(len(self.sensors))
+        self.state = EMPTY
+        self.cause = None
+        self.serial = None
+        self.ident = None
+        self.target_mhz = self.flim["default"]
+        self.vout_target = self.vlim["default"]
+        self._t = 0
+        self.vout = 0.0
+        self.iout = 0.0
+        self.vrm_temp = 0.0
+        self.vrm_faults = []
+        self.vrm_ok = True
+
+    # ------------------------------------------------------------ helpers
+    def powered(self):
+        return self.state in (POWERING, ENUMERATING, RAMPING, HASHING)
+
+    def _enter(self, state, now, cause=None):
+        self.state = state
+        self.cause = cause
+        self._t = now
+        self.events.add(now, "module", self.slot, state if cause is None else state + ":" + cause)
+
+    def power_off(self, now, state, cause=None):
+        """Regulator off and chain held in reset; safe from any state."""
+        try:
+            self.vrm.off()
+        except OSError:
+            pass  # a regulator that does not answer cannot be commanded; report it
+        self.reset(True)
+        self.chain.found = 0 if state == EMPTY else self.chain.found
+        for i in range(self.chain.expected):
+            self.chain.freq[i] = 0.0
+            self.chain.ghs[i] = 0.0
+        self._enter(state, now, cause)
+
+    # ------------------------------------------------------------ the state machine
+    def step(self, now, present):
+        if not present:
+            if self.state != EMPTY:
+                self.power_off(now, EMPTY)
+                self.serial = None
+                self.ident = None
+            return
+        s = self.state
+        if s == EMPTY:
+            self._enter(IDENTIFYING, now)
+        elif s == IDENTIFYING:
+            self._identify(now)
+        elif s == POWERING:
+            self._powering(now)
+        elif s == ENUMERATING:
+            self._enumerate(now)
+        elif s == RAMPING:
+            self._ramp(now)
+        if self.powered():
+            self._guard(now)
+
+    def _identify(self, now):
+        if self.eeprom_addr is None:
+            m = self.board["module"]
+            self.ident = {"serial": None, "chips": m["chips"], "chip_id": 0x1370}
+        else:
+            try:
+                self.ident = identity.read(self.i2c, self.eeprom_addr, self._id_buf)
+            except (OSError, ValueError) as e:
+                self.power_off(now, UNIDENTIFIED, "eeprom:" + (str(e) or "read_error"))
+                return
+            self.serial = self.ident["serial"]
+            if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
+                self.power_off(now, INCOMPATIBLE, "chips")
+                return
+            v = self.ident["vout_mv"] / 1000.0
+            if not (self.vlim["min"] <= v <= self.vlim["max"]):
+                self.power_off(now, INCOMPATIBLE, "vout")
+                return
+            self.vout_target = v
+        self.reset(True)
+        try:
+            self.vrm.init(self.vout_target)
+            self.vrm.set_vout(self.vout_target)
+        except (OSError, ValueError) as e:
+            self.power_off(now, FAULT, "vrm")
+            return
+        self._enter(POWERING, now)
+
+    def _powering(self, now):
+        if ticks_diff(now, self._t) < _PGOOD_WAIT_MS:
+            return
+        try:
+            faults = self.vrm.faults()
+        except OSError:
+            faults = ["nack"]
+        if faults:
+            self.vrm_faults = faults
+            self.power_off(now, FAULT, "vrm:" + faults[0])
+            return
+        self.reset(False)
+        self._enter(ENUMERATING, now)
+
+    def _enumerate(self, now):
+        if ticks_diff(now, self._t) < _RESET_MS:
+            return
+        found = self.chain.bring_up()
+        if found == 0:
+            self.power_off(now, FAULT, "no_chips")
+            return
+        self._enter(RAMPING, now)
+
+    def _ramp(self, now):
+        c = self.chain
+        if ticks_diff(now, self._t) < self.flim["settle_ms"]:
+            return
+        self._t = now
+        target = max(self.flim["min"], min(self.flim["max"], self.target_mhz))
+        cur = c.cur_mhz
+        step = self.flim["step"]
+        if abs(target - cur) <= step:
+            c.write_freq(target)
+            c.finish_bring_up()
+            self._enter(HASHING, now)
+        else:
+            c.write_freq(cur + step if target > cur else cur - step)
+
+    # ------------------------------------------------------------ safety and telemetry
+    def _guard(self, now):
+        """Every control period: read sensors; dangerous or unreadable for long -> off."""
+        dangerous = self.tlim["dangerous_c"]
+        for i, s in enumerate(self.sensors):
+            t = s.read()
+            self.temps[i] = t
+            if t is None:
+                self._bad[i] = min(255, self._bad[i] + 1)
+                if self._bad[i] >= _BAD_SENSOR_LIMIT:
+                    self.power_off(now, FAULT, "sensor:" + s.name + ":" + (s.error or "bad"))
+                    return
+            else:
+                self._bad[i] = 0
+                if t >= dangerous:
+                    self.power_off(now, FAULT, "dangerous:" + s.name)
+                    return
+
+    def read_vrm(self):
+        try:
+            self.vout = self.vrm.read_vout()
+            self.iout = self.vrm.read_iout()
+            self.vrm_temp = self.vrm.read_temp()
+            self.vrm_faults = self.vrm.faults()
+            self.vrm_ok = True
+        except OSError:
+            self.vrm_ok = False
+            self.vrm_faults = ["nack"]
+
+    def telemetry(self, now):
+        if self.state == HASHING:
+            self.chain.sweep(now)
+        if self.state != EMPTY:
+            self.read_vrm()
+            if self.powered() and self.vrm_faults and self.vrm_faults != ["ot_warn"]:
+                self.power_off(now, FAULT, "vrm:" + self.vrm_faults[0])
+
+    def ghs(self):
+        g = 0.0
+        for v in self.chain.ghs:
+            g += v
+        return g

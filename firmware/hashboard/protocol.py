@@ -1,0 +1,103 @@
+# Host protocol v1 (docs/protocol.md): one JSON request per line after "@hb ", one reply line.
+# Every failure becomes a structured error reply; nothing a host sends can raise out of here.
+import json
+import sys
+
+from . import PROTOCOL_VERSION, VERSION, status
+
+PREFIX = "@hb "
+
+
+class ProtocolError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Protocol:
+    version = PROTOCOL_VERSION
+
+    def __init__(self, app):
+        self.app = app
+        self.last_seen_ms = None
+        self.ops = {
+            "ping": self.op_ping,
+            "hello": self.op_info,
+            "info": self.op_info,
+            "status": None,  # streamed
+            "events": self.op_events,
+        }
+
+    def _reply(self, rid, data):
+        self.app.out(PREFIX + json.dumps({"id": rid, "ok": True, "data": data}) + "\n")
+
+    def _error(self, rid, code, message):
+        self.app.out(
+            PREFIX + json.dumps({"id": rid, "ok": False, "error": {"code": code, "message": message}}) + "\n"
+        )
+
+    def handle(self, line):
+        rid = None
+        try:
+            if isinstance(line, (bytes, bytearray)):
+                try:
+                    line = line.decode()
+                except Exception:
+                    raise ProtocolError("bad_request", "line is not UTF-8")
+            if line == "!overflow":
+                raise ProtocolError("bad_request", "line longer than 512 bytes")
+            if not line.startswith(PREFIX):
+                raise ProtocolError("bad_request", "line does not start with '@hb '")
+            try:
+                req = json.loads(line[len(PREFIX):])
+            except ValueError:
+                raise ProtocolError("bad_request", "request is not valid JSON")
+            if not isinstance(req, dict):
+                raise ProtocolError("bad_request", "request must be a JSON object")
+            rid = req.get("id")
+            v = req.get("v", PROTOCOL_VERSION)
+            if v != PROTOCOL_VERSION:
+                raise ProtocolError("bad_version", "protocol version %s not supported (board speaks %d)" % (v, PROTOCOL_VERSION))
+            op = req.get("op")
+            if not isinstance(op, str) or op not in self.ops:
+                raise ProtocolError("unknown_op", "unknown op %s" % (op,))
+            self.last_seen_ms = self.app.clock.ticks_ms()
+            args = req.get("args", {})
+            if not isinstance(args, dict):
+                raise ProtocolError("bad_args", "args must be a JSON object")
+            if op == "status":
+                status.write(self.app, self.app.out, PREFIX + '{"id": %s, "ok": true, "data": ' % json.dumps(rid))
+                self.app.out("}\n")
+                return
+            self._reply(rid, self.ops[op](args))
+        except ProtocolError as e:
+            self._error(rid, e.code, e.message)
+        except Exception as e:  # a bug must not take the controller down
+            self._error(rid, "internal", "%s: %s" % (type(e).__name__, e))
+
+    def op_ping(self, args):
+        return {"pong": True, "ms": self.app.clock.ticks_ms()}
+
+    def op_info(self, args):
+        b = self.app.board
+        lim = b["limits"]
+        return {
+            "board": b["name"], "chip": b["chip"],
+            "firmware": {"version": VERSION}, "protocol": PROTOCOL_VERSION,
+            "runtime": status.runtime(), "platform": sys.platform,
+            "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],
+            "limits": {
+                "thermal": {k: lim["thermal"][k] for k in ("target_c", "hot_c", "dangerous_c")},
+                "vout": {"min": lim["vout"]["min"], "max": lim["vout"]["max"], "default": lim["vout"]["default"]},
+                "freq_mhz": {"min": lim["freq_mhz"]["min"], "max": lim["freq_mhz"]["max"], "default": lim["freq_mhz"]["default"]},
+                "heartbeat_timeout_s": lim["heartbeat_timeout_s"],
+            },
+        }
+
+    def op_events(self, args):
+        since = args.get("since", 0)
+        if not isinstance(since, int):
+            raise ProtocolError("bad_args", "since must be an integer")
+        return [{"seq": e[0], "ms": e[1], "kind": e[2], "module": e[3], "detail": e[4]}
+                for e in self.app.events.since(since)]

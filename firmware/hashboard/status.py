@@ -1,0 +1,81 @@
+# Status document (interfaces.md), written in pieces so a 96-chip board never needs one big string.
+import json
+import sys
+
+from . import VERSION
+from .chain import CAUSES, NO_RESPONSE
+
+_POWERED = ("powering", "enumerating", "ramping", "hashing")
+
+
+def _r(x, nd=3):
+    return None if x is None else round(x, nd)
+
+
+def runtime():
+    impl = sys.implementation
+    return {"name": impl.name, "version": ".".join(str(v) for v in impl.version[:3])}
+
+
+def module_doc(m):
+    return {"slot": m.slot, "present": m.state != "empty", "state": m.state,
+            "serial": m.serial, "cause": m.cause,
+            "chips": m.chain.found if m.state != "empty" else 0,
+            "ghs": _r(m.ghs(), 1), "power_w": _r(m.vout * m.iout, 2),
+            "temp_c": _r(max([t for t in m.temps if t is not None], default=None), 2)}
+
+
+def chain_doc(m):
+    c = m.chain
+    fault = None
+    if m.state != "empty" and c.fault_chip >= 0:
+        fault = {"chip": c.fault_chip, "cause": CAUSES[c.fault_cause]}
+    return {"module": m.slot, "expected": c.expected,
+            "found": c.found if m.state != "empty" else 0, "fault": fault,
+            "freq_mhz": _r(c.cur_mhz, 2), "baud": c.baud,
+            "crc_errors": c.parser.crc_errors}
+
+
+def regulator_doc(m):
+    return {"module": m.slot, "vout_set": _r(m.vrm.vout_set), "vout": _r(m.vout),
+            "iout": _r(m.iout, 2), "temp_c": _r(m.vrm_temp, 1), "faults": list(m.vrm_faults),
+            "ok": m.vrm_ok}
+
+
+def temps_docs(m):
+    out = []
+    for i, s in enumerate(m.sensors):
+        t = m.temps[i]
+        out.append({"name": s.name, "module": m.slot, "celsius": _r(t, 2),
+                    "ok": t is not None, "error": s.error})
+    return out
+
+
+def write(app, out, prefix):
+    """Stream the status document as prefix + JSON + newline through out(str)."""
+    mods = app.modules
+    head = {"board": app.board["name"], "state": app.state,
+            "firmware": {"version": VERSION}, "runtime": runtime(),
+            "uptime_ms": app.clock.ticks_ms() - app.boot_ms, "power_w": _r(app.power_w(), 2)}
+    out(prefix + json.dumps(head)[:-1])
+    out(', "modules": ' + json.dumps([module_doc(m) for m in mods]))
+    out(', "chains": ' + json.dumps([chain_doc(m) for m in mods]))
+    out(', "regulators": ' + json.dumps([regulator_doc(m) for m in mods]))
+    temps = []
+    for m in mods:
+        temps.extend(temps_docs(m))
+    out(', "temps": ' + json.dumps(temps))
+    out(', "chips": [')
+    first = True
+    for m in mods:
+        c = m.chain
+        if m.state == "empty":
+            continue
+        for i in range(c.expected):
+            if c.status[i] == NO_RESPONSE:
+                continue
+            piece = '{"module": %d, "index": %d, "freq_mhz": %s, "temp_c": null, "ghs": %s, "error_rate": %s, "status": "%s"}' % (
+                m.slot, i, _r(c.freq[i], 2), _r(c.ghs[i], 2), _r(c.err_rate[i], 5), CAUSES[c.status[i]])
+            out(piece if first else ", " + piece)
+            first = False
+    out("]}")

@@ -1,0 +1,148 @@
+# TPS546-class PMBus regulator driver. Limits come from the board definition, never constants.
+from . import pmbus as pm
+from .compat import const
+
+_DEVICE_IDS = (b"TITm$A", b"TITm$b", b"TITk$A")  # 54 49 54 6D 24 41 / ..62 / 54 49 54 6B 24 41
+_RETRIES = const(3)
+
+
+class RegulatorError(OSError):
+    pass
+
+
+class TPS546:
+    def __init__(self, i2c, addr, vout_min, vout_max, iout_max):
+        self.i2c = i2c
+        self.addr = addr
+        self.vout_min = vout_min
+        self.vout_max = vout_max
+        self.iout_max = iout_max
+        self.vout_mode = 0x97
+        self.vout_set = 0.0
+        self._b1 = bytearray(1)
+        self._b2 = bytearray(2)
+        self._b3 = bytearray(3)
+        self._id = bytearray(7)
+        self.nacks = 0
+
+    # -- bus primitives with a bounded retry budget (a NACK is often a busy regulator) --
+    def _read(self, cmd, buf):
+        for attempt in range(_RETRIES):
+            try:
+                self.i2c.readfrom_mem_into(self.addr, cmd, buf)
+                return buf
+            except OSError:
+                self.nacks += 1
+        raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
+
+    def _write(self, cmd, data):
+        for attempt in range(_RETRIES):
+            try:
+                self.i2c.writeto_mem(self.addr, cmd, data)
+                return
+            except OSError:
+                self.nacks += 1
+        raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
+
+    def _word(self, cmd):
+        b = self._read(cmd, self._b2)
+        return b[0] | (b[1] << 8)
+
+    def _write_word(self, cmd, value):
+        b = self._b2
+        b[0] = value & 0xFF
+        b[1] = (value >> 8) & 0xFF
+        self._write(cmd, b)
+
+    def _write_byte(self, cmd, value):
+        self._b1[0] = value
+        self._write(cmd, self._b1)
+
+    def send_byte(self, cmd):
+        for attempt in range(_RETRIES):
+            try:
+                self.i2c.writeto(self.addr, bytes((cmd,)))
+                return
+            except OSError:
+                self.nacks += 1
+        raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
+
+    # -- bring-up (bm13xx.md section 6, limits from the board file) --
+    def init(self, vout_nominal):
+        ident = self._read(pm.IC_DEVICE_ID, self._id)
+        if bytes(ident[1 : 1 + ident[0]]) not in _DEVICE_IDS:
+            raise RegulatorError("regulator 0x%02x: unexpected IC_DEVICE_ID" % self.addr)
+        self._write_byte(pm.OPERATION, pm.OPERATION_OFF)
+        self._write_byte(pm.ON_OFF_CONFIG, 0x1B)
+        self.vout_mode = self._read(pm.VOUT_MODE, self._b1)[0]
+        enc = self._ulin
+        self._write_word(pm.VOUT_MAX, enc(self.vout_max))
+        self._write_word(pm.VOUT_MIN, enc(self.vout_min))
+        self._write_word(pm.VOUT_COMMAND, enc(vout_nominal))
+        # OV/UV limits are fractions of VOUT_COMMAND (relative VOUT_MODE), as EM programs them
+        self._write_word(pm.VOUT_OV_FAULT_LIMIT, enc(1.25))
+        self._write_word(pm.VOUT_OV_WARN_LIMIT, enc(1.16))
+        self._write_word(pm.VOUT_UV_WARN_LIMIT, enc(0.90))
+        self._write_word(pm.VOUT_UV_FAULT_LIMIT, enc(0.75))
+        self._write_word(pm.IOUT_OC_WARN_LIMIT, pm.slinear11_encode(self.iout_max * 0.85))
+        self._write_word(pm.IOUT_OC_FAULT_LIMIT, pm.slinear11_encode(self.iout_max))
+        self._write_byte(pm.IOUT_OC_FAULT_RESPONSE, 0xC0)
+        self._write_word(pm.OT_WARN_LIMIT, pm.slinear11_encode(105))
+        self._write_word(pm.OT_FAULT_LIMIT, pm.slinear11_encode(145))
+        self._write_byte(pm.OT_FAULT_RESPONSE, 0xFF)
+        self.send_byte(pm.CLEAR_FAULTS)
+        self.vout_set = 0.0
+
+    def _ulin(self, volts):
+        return pm.ulinear16_encode(volts, self.vout_mode)
+
+    def set_vout(self, volts):
+        """Program and enable the output. Refuses anything outside the board's envelope."""
+        if not (self.vout_min <= volts <= self.vout_max):
+            raise ValueError(
+                "vout %.3f V outside [%.3f, %.3f]" % (volts, self.vout_min, self.vout_max)
+            )
+        self._write_word(pm.VOUT_COMMAND, self._ulin(volts))
+        self._write_byte(pm.OPERATION, pm.OPERATION_ON)
+        self.vout_set = volts
+
+    def off(self):
+        self.vout_set = 0.0
+        self._write_byte(pm.OPERATION, pm.OPERATION_OFF)
+
+    def clear_faults(self):
+        self.send_byte(pm.CLEAR_FAULTS)
+
+    # -- telemetry --
+    def read_vout(self):
+        return pm.ulinear16_decode(self._word(pm.READ_VOUT), self.vout_mode)
+
+    def read_iout(self):
+        return pm.slinear11_decode(self._word(pm.READ_IOUT))
+
+    def read_temp(self):
+        return pm.slinear11_decode(self._word(pm.READ_TEMPERATURE_1))
+
+    def status_word(self):
+        return self._word(pm.STATUS_WORD)
+
+    def faults(self):
+        """Named faults from STATUS_WORD refined by STATUS_TEMPERATURE/IOUT/VOUT."""
+        sw = self.status_word()
+        names = []
+        if sw & pm.SW_TEMP:
+            st = self._read(pm.STATUS_TEMPERATURE, self._b1)[0]
+            names.append("ot" if st & 0x80 else "ot_warn")
+        if sw & (pm.SW_IOUT_OC | pm.SW_IOUT):
+            names.append("oc")
+        if sw & (pm.SW_VOUT_OV | pm.SW_VOUT):
+            sv = self._read(pm.STATUS_VOUT, self._b1)[0]
+            if sv & 0x80:
+                names.append("ov")
+            if sv & 0x10:
+                names.append("uv")
+        if sw & pm.SW_VIN_UV:
+            names.append("vin_uv")
+        if sw & pm.SW_CML:
+            names.append("cml")
+        return names

@@ -1,0 +1,157 @@
+"""Physical model of hashing modules (normative text: shared/reference/chip-model.md).
+
+Units: MHz, V, W, A, degC, seconds. One ModuleModel per inserted module; the chain emulator
+writes the digital state (PLL frequency, cores enabled) and reads hashrate/error fractions."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+DEFAULTS = {"VN": 1.15, "V0": 0.60, "K": 0.0015, "W": 6.0, "TAU_L": 40.0, "SMALL_CORES": 2040}
+DEAD_LEAK_W_PER_V = 0.05
+VRM_EFFICIENCY = 0.92
+
+
+@dataclass
+class Chip:
+    F: float
+    C: float
+    L: float
+    Rjc: float
+    f_mhz: float = 0.0  # current PLL frequency while hashing (0 = not hashing)
+    dead: bool = False
+    F_scale: float = 1.0  # < 1 for an injected "unstable" chip
+    v: float = 0.0
+    t_j: float = 25.0
+    p: float = 0.0
+    err: float = 0.0
+    ghs: float = 0.0
+    hash_counts: float = 0.0  # counts of 2^32 hashes (0x8C), good + bad
+    err_counts: float = 0.0  # counts of 2^32 bad hashes (0x4C)
+
+
+def draw_chip(rng: random.Random) -> Chip:
+    z1, z2, z3, z4 = (rng.gauss(0.0, 1.0) for _ in range(4))
+    return Chip(
+        F=660.0 * (1 + 0.06 * z1),
+        C=0.01728 * (1 + 0.03 * z2),
+        L=0.54 * (1 + 0.20 * z3 + 0.10 * z1),
+        Rjc=0.5 * (1 + 0.10 * z4),
+    )
+
+
+@dataclass
+class ModuleModel:
+    chips: list[Chip]
+    domains: int
+    c_th: float = 550.0
+    r_sa_nominal: float = 0.108
+    consts: dict = field(default_factory=lambda: dict(DEFAULTS))
+    t_sink: float = 25.0
+    vs: float = 0.0  # string voltage set by the regulator (0 = off)
+    current: float = 0.0
+    domain_v: list[float] = field(default_factory=list)
+
+    @property
+    def per_domain(self) -> int:
+        return len(self.chips) // self.domains
+
+    def fmax(self, chip: Chip, v: float, t: float) -> float:
+        k = self.consts
+        return chip.F * chip.F_scale * (v - k["V0"]) / (k["VN"] - k["V0"]) * (1 - k["K"] * (t - 60.0))
+
+    def _leak(self, chip: Chip) -> float:
+        """Current (A) that does not scale with voltage: L*exp((T-25)/TAU_L), or a dead chip's."""
+        if chip.dead:
+            return DEAD_LEAK_W_PER_V
+        return chip.L * math.exp((chip.t_j - 25.0) / self.consts["TAU_L"])
+
+    def solve_electrical(self) -> None:
+        """Series string of domains: I = (VS + sum b/a) / sum 1/a, Vd = (I - b)/a."""
+        n = self.per_domain
+        if self.vs <= 0.0:
+            self.current = 0.0
+            self.domain_v = [0.0] * self.domains
+            for c in self.chips:
+                c.v = c.p = c.ghs = c.err = 0.0
+            return
+        a_list, b_list = [], []
+        for d in range(self.domains):
+            group = self.chips[d * n:(d + 1) * n]
+            a = sum(c.C * c.f_mhz for c in group if not c.dead)
+            a_list.append(max(a, 1e-4))
+            b_list.append(sum(self._leak(c) for c in group))
+        inv = sum(1.0 / a for a in a_list)
+        current = (self.vs + sum(b / a for a, b in zip(a_list, b_list))) / inv
+        self.current = current
+        self.domain_v = [max(0.0, (current - b) / a) for a, b in zip(a_list, b_list)]
+        k = self.consts
+        for d in range(self.domains):
+            vd = self.domain_v[d]
+            for c in self.chips[d * n:(d + 1) * n]:
+                c.v = vd
+                if c.dead:
+                    c.p = DEAD_LEAK_W_PER_V * vd
+                    c.ghs = c.err = 0.0
+                    continue
+                c.p = c.C * vd * vd * c.f_mhz + c.L * vd * math.exp((c.t_j - 25.0) / k["TAU_L"])
+                if c.f_mhz > 0:
+                    x = (c.f_mhz - self.fmax(c, vd, c.t_j)) / k["W"]
+                    c.err = 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0
+                    c.ghs = c.f_mhz * k["SMALL_CORES"] * (1 - c.err) / 1000.0
+                else:
+                    c.err = c.ghs = 0.0
+
+    def power(self) -> float:
+        return sum(c.p for c in self.chips)
+
+    def step(self, dt: float, t_in: float, airflow: float) -> None:
+        """Advance dt seconds: junction temperatures, electrical solve, heat sink, counters."""
+        for c in self.chips:
+            c.t_j = self.t_sink + c.Rjc * c.p
+        self.solve_electrical()
+        for c in self.chips:  # second pass so leakage sees the junction temperature it causes
+            c.t_j = self.t_sink + c.Rjc * c.p
+        self.solve_electrical()
+        r_sa = self.r_sa_nominal / max(airflow, 0.02) ** 0.8
+        p = self.power()
+        remaining = dt
+        while remaining > 0:  # explicit Euler in slices well below the sink's time constant
+            h = min(remaining, 1.0)
+            self.t_sink += h * (p - (self.t_sink - t_in) / r_sa) / self.c_th
+            remaining -= h
+        scale = dt * 1e6 / 4294967296.0
+        cores = self.consts["SMALL_CORES"]
+        for c in self.chips:
+            if c.f_mhz > 0 and not c.dead and self.vs > 0:
+                total = c.f_mhz * cores * scale
+                c.hash_counts += total
+                c.err_counts += total * c.err
+
+    def vrm_temp(self, t_in: float) -> float:
+        p_out = self.vs * self.current
+        return t_in + 0.35 * p_out * (1 / VRM_EFFICIENCY - 1)
+
+
+def build_module(seed: int, slot: int, chips: int, domains: int, profile: dict | None,
+                 c_th: float, r_sa: float) -> ModuleModel:
+    """Draw silicon for one module from the seed; a chip profile overrides what it names."""
+    rng = random.Random(f"{seed}:{slot}")
+    consts = dict(DEFAULTS)
+    mod_prof: dict = {}
+    if profile:
+        consts.update(profile.get("constants", {}))
+        mod_prof = profile.get("modules", {}).get(str(slot), {})
+    chip_list = []
+    for i in range(chips):
+        c = draw_chip(rng)
+        over = mod_prof.get("chips", [])
+        if i < len(over):
+            for key in ("F", "C", "L", "Rjc"):
+                if key in over[i]:
+                    setattr(c, key, float(over[i][key]))
+        chip_list.append(c)
+    return ModuleModel(chips=chip_list, domains=domains, c_th=float(mod_prof.get("C_TH", c_th)),
+                       r_sa_nominal=float(mod_prof.get("R_SA", r_sa)), consts=consts)
