@@ -261,7 +261,7 @@ class Chain:
             err = self._derr[i]
             if tot <= 0:
                 continue
-            ghs = (tot - err) * 4.294967296 / dt  # counts of 2^32 hashes per ms -> GH/s
+            ghs = (tot - err) * 4294.967296 / dt  # counts of 2^32 hashes per ms -> GH/s
             er = err / tot
             self.ghs[i] = ghs if self.ghs[i] == 0.0 else 0.7 * self.ghs[i] + 0.3 * ghs
             self.err_rate[i] = er if self.err_rate[i] == 0.0 else 0.7 * self.err_rate[i] + 0.3 * er

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 DEFAULTS = {"VN": 1.15, "V0": 0.60, "K": 0.0015, "W": 6.0, "TAU_L": 40.0, "SMALL_CORES": 2040}
 DEAD_LEAK_W_PER_V = 0.05
+F_IDLE_MHZ = 25.0  # clock-tree load of a powered chip whose cores are not hashing (extension)
 VRM_EFFICIENCY = 0.92
 
 
@@ -80,8 +81,8 @@ class ModuleModel:
         a_list, b_list = [], []
         for d in range(self.domains):
             group = self.chips[d * n:(d + 1) * n]
-            a = sum(c.C * c.f_mhz for c in group if not c.dead)
-            a_list.append(max(a, 1e-4))
+            a = sum(c.C * max(c.f_mhz, F_IDLE_MHZ) for c in group if not c.dead)
+            a_list.append(max(a, 0.01))
             b_list.append(sum(self._leak(c) for c in group))
         inv = sum(1.0 / a for a in a_list)
         current = (self.vs + sum(b / a for a, b in zip(a_list, b_list))) / inv
@@ -96,7 +97,7 @@ class ModuleModel:
                     c.p = DEAD_LEAK_W_PER_V * vd
                     c.ghs = c.err = 0.0
                     continue
-                c.p = c.C * vd * vd * c.f_mhz + c.L * vd * math.exp((c.t_j - 25.0) / k["TAU_L"])
+                c.p = c.C * vd * vd * max(c.f_mhz, F_IDLE_MHZ) + c.L * vd * math.exp((c.t_j - 25.0) / k["TAU_L"])
                 if c.f_mhz > 0:
                     x = (c.f_mhz - self.fmax(c, vd, c.t_j)) / k["W"]
                     c.err = 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0

@@ -1,0 +1,54 @@
+# The only module that imports `machine`: buses, pins, watchdog and the board clock.
+import time
+
+import machine
+
+from .hwbase import HardwareBase
+
+BOARD_FILE = "board.json"
+
+
+class Clock:
+    """The single time source of the controller (board time on the simulator)."""
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(ms)
+
+
+class Hardware(HardwareBase):
+    def __init__(self, board):
+        super().__init__(board)
+        self._i2c = {}
+
+    def i2c(self, bus_id):
+        bus = self._i2c.get(bus_id)
+        if bus is None:
+            cfg = None
+            for b in self.board["i2c"]:
+                if b["id"] == bus_id:
+                    cfg = b
+            if cfg is None:
+                raise ValueError("no i2c bus %d in board file" % bus_id)
+            bus = machine.I2C(
+                bus_id, scl=machine.Pin(cfg["scl"]), sda=machine.Pin(cfg["sda"]), freq=cfg["freq"]
+            )
+            self._i2c[bus_id] = bus
+        return bus
+
+    def uart(self, uart_cfg, baud):
+        return machine.UART(
+            uart_cfg["id"], baudrate=baud, tx=machine.Pin(uart_cfg["tx"]),
+            rx=machine.Pin(uart_cfg["rx"]), timeout=0, rxbuf=1024,
+        )
+
+    def pin_out(self, pin):
+        return machine.Pin(pin, machine.Pin.OUT, value=0)
+
+    def pin_in(self, pin):
+        return machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
+
+    def watchdog(self, timeout_ms):
+        return machine.WDT(timeout=timeout_ms)

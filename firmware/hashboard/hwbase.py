@@ -1,0 +1,44 @@
+# Board wiring shared by every hardware backend: sensors, reset lines, the expander.
+# Subclasses provide the buses (hal.Hardware from `machine`, emulator adapters in the fast lane).
+from . import sensors
+
+
+class HardwareBase:
+    def __init__(self, board):
+        self.board = board
+        self.expander = None
+
+    def i2c(self, bus_id):
+        raise NotImplementedError
+
+    def uart(self, uart_cfg, baud):
+        raise NotImplementedError
+
+    def pin_out(self, pin):
+        raise NotImplementedError
+
+    def attach_expander(self, expander):
+        self.expander = expander
+
+    def sensor(self, cfg):
+        return sensors.make_sensor(self.i2c(cfg["bus"]), cfg)
+
+    def reset_line(self, slot, slot_cfg):
+        """A callable reset(asserted) for the slot's chain: a GPIO or an expander output."""
+        if "reset_pin" in slot_cfg:
+            pin = self.pin_out(slot_cfg["reset_pin"])
+
+            def drive(asserted):
+                pin.value(0 if asserted else 1)
+
+            return drive
+        hw = self
+
+        def via_expander(asserted):
+            if hw.expander is not None:
+                try:
+                    hw.expander.set_reset(slot, asserted)
+                except OSError:
+                    pass  # expander unreadable: the app reports it; resets stay as they were
+
+        return via_expander

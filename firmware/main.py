@@ -1,0 +1,18 @@
+# main.py: start the controller; on any exit (Ctrl-C from a host tool, an error) power down first.
+import sys
+
+from hashboard import boardcfg, hal
+from hashboard.app import App
+from hashboard.hostlink import StdinLink
+
+
+def run():
+    board = boardcfg.load(hal.BOARD_FILE)
+    app = App(board, hal.Hardware(board), hal.Clock(), sys.stdout.write)
+    try:
+        app.run(StdinLink())
+    finally:
+        app.shutdown("controller stopped")
+
+
+run()

@@ -1,0 +1,115 @@
+"""Serves the virtual MCU's bus transactions (see shim/simbus.py for the frame format)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+
+from .i2c_emu import Nack
+from .simboard import SimBoard
+
+ENODEV = 19
+EIO = 5
+
+
+class BusServer:
+    def __init__(self, sim: SimBoard, path: str) -> None:
+        self.sim = sim
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(2)
+        self.running = True
+        self.transactions = 0
+        self.on_reset = None  # set by the supervisor: machine.reset() from the firmware
+        self.thread = threading.Thread(target=self._accept_loop, name="hb-bus", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.running = False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    def _accept_loop(self) -> None:
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _recv_exact(conn: socket.socket, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = conn.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError
+            buf += chunk
+        return bytes(buf)
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                while self.running:
+                    hdr = self._recv_exact(conn, 4)
+                    op, ch, n = hdr[0], hdr[1], hdr[2] | (hdr[3] << 8)
+                    payload = self._recv_exact(conn, n) if n else b""
+                    status, data = self.handle(op, ch, payload)
+                    conn.sendall(bytes((status, len(data) & 0xFF, len(data) >> 8)) + data)
+            except (ConnectionError, OSError):
+                return
+
+    def handle(self, op: int, ch: int, p: bytes) -> tuple[int, bytes]:
+        sim = self.sim
+        self.transactions += 1
+        try:
+            if op == 0x01:
+                return 0, struct.pack("<qd", sim.clock.now_ms(), sim.clock.speed)
+            if op == 0x10:
+                sim.i2c(ch, p[0], p[1:], 0)
+                return 0, b""
+            if op == 0x11:
+                return 0, sim.i2c(ch, p[0], None, p[1] | (p[2] << 8))
+            if op == 0x12:
+                return 0, sim.i2c(ch, p[0], bytes((p[3],)), p[1] | (p[2] << 8))
+            if op == 0x13:
+                return 0, bytes(sorted(sim.buses.get(ch, {})))
+            if op == 0x20:
+                sim.uart_write(ch, p[4:], struct.unpack_from("<I", p)[0])
+                return 0, b""
+            if op == 0x21:
+                baud, want = struct.unpack_from("<IH", p)
+                return 0, sim.uart_read(ch, min(want, 1024), baud)
+            if op == 0x22:
+                return 0, struct.pack("<H", min(sim.uart_any(ch), 0xFFFF))
+            if op == 0x30:
+                return 0, bytes((sim.get_pin(ch),))
+            if op == 0x31:
+                sim.set_pin(ch, p[0])
+                return 0, b""
+            if op == 0x40:
+                sim.wdt_timeout_ms = struct.unpack_from("<I", p)[0]
+                sim.wdt_fed_ms = sim.clock.now_ms()
+                return 0, b""
+            if op == 0x41:
+                sim.wdt_fed_ms = sim.clock.now_ms()
+                return 0, b""
+            if op == 0x50:
+                if self.on_reset:
+                    self.on_reset()
+                return 0, b""
+            return EIO, b""
+        except Nack:
+            return ENODEV, b""
+        except (IndexError, struct.error):
+            return EIO, b""

@@ -1,0 +1,158 @@
+"""Fast in-process lane: the firmware's own modules on CPython, wired straight to the emulators
+(no pty, no MicroPython). Time is a manual board clock that the firmware's sleeps advance, so a
+test runs minutes of board time in well under a second and is deterministic."""
+
+from __future__ import annotations
+
+from hashboard.app import App
+from hashboard.hwbase import HardwareBase
+
+from .. import boards
+from .simboard import SimBoard
+
+
+class ManualClock:
+    """Board clock shared by the emulators and the firmware; only sleeps move it."""
+
+    speed = 1.0
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+    # emulator side (BoardClock interface)
+    def now_s(self) -> float:
+        return self.ms / 1000.0
+
+    def now_ms(self) -> int:
+        return int(self.ms)
+
+    def wall_for(self, board_s: float) -> float:
+        return 0.0
+
+    # firmware side (hal.Clock interface)
+    def ticks_ms(self) -> int:
+        return int(self.ms) & ((1 << 30) - 1)
+
+    def sleep_ms(self, ms: float) -> None:
+        self.ms += ms
+
+
+class EmuI2C:
+    def __init__(self, sim: SimBoard, bus: int) -> None:
+        self.sim = sim
+        self.bus = bus
+
+    def writeto(self, addr, buf, stop=True):
+        self.sim.i2c(self.bus, addr, bytes(buf), 0)
+        return len(buf) + 1
+
+    def writeto_mem(self, addr, memaddr, buf, addrsize=8):
+        self.sim.i2c(self.bus, addr, bytes((memaddr,)) + bytes(buf), 0)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        data = self.sim.i2c(self.bus, addr, None, len(buf))
+        buf[: len(data)] = data
+
+    def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
+        data = self.sim.i2c(self.bus, addr, bytes((memaddr,)), len(buf))
+        buf[: len(data)] = data
+
+
+class EmuUART:
+    def __init__(self, sim: SimBoard, uart_id: int, baud: int) -> None:
+        self.sim = sim
+        self.id = uart_id
+        self.baud = baud
+        self.bytes_written = 0
+
+    def init(self, baudrate=None, **kw):
+        if baudrate:
+            self.baud = baudrate
+
+    def write(self, buf):
+        self.bytes_written += len(buf)
+        self.sim.uart_write(self.id, bytes(buf), self.baud)
+        return len(buf)
+
+    def any(self):
+        return self.sim.uart_any(self.id)
+
+    def readinto(self, buf, nbytes=None):
+        want = len(buf) if nbytes is None else nbytes
+        data = self.sim.uart_read(self.id, want, self.baud)
+        if not data:
+            return None
+        buf[: len(data)] = data
+        return len(data)
+
+    def flush(self):
+        pass
+
+
+class EmuPin:
+    def __init__(self, sim: SimBoard, pin: int) -> None:
+        self.sim = sim
+        self.pin = pin
+
+    def value(self, v=None):
+        if v is None:
+            return self.sim.get_pin(self.pin)
+        self.sim.set_pin(self.pin, 1 if v else 0)
+        return None
+
+
+class EmuHardware(HardwareBase):
+    def __init__(self, board: dict, sim: SimBoard) -> None:
+        super().__init__(board)
+        self.sim = sim
+        self.uarts: list[EmuUART] = []
+
+    def i2c(self, bus_id):
+        return EmuI2C(self.sim, bus_id)
+
+    def uart(self, uart_cfg, baud):
+        u = EmuUART(self.sim, uart_cfg["id"], baud)
+        self.uarts.append(u)
+        return u
+
+    def pin_out(self, pin):
+        p = EmuPin(self.sim, pin)
+        p.value(0)
+        return p
+
+
+class FastBoard:
+    """A whole board in-process: emulators + the firmware App, stepped by `run_for`."""
+
+    def __init__(self, board: str = "modular-4x", seed: int = 0, chip_profile=None,
+                 faults=()) -> None:
+        self.cfg = boards.load(board)
+        self.clock = ManualClock()
+        self.sim = SimBoard(self.cfg, seed=seed, chip_profile=chip_profile)
+        self.sim.clock = self.clock  # type: ignore[assignment]
+        self.sim._last = 0.0
+        for spec in faults:
+            self.sim.inject(spec)
+        self.output: list[str] = []
+        self.hw = EmuHardware(self.cfg, self.sim)
+        self.app = App(self.cfg, self.hw, self.clock, self.output.append)
+        self.app.start()
+
+    def run_for(self, board_ms: float) -> None:
+        end = self.clock.ms + board_ms
+        while self.clock.ms < end:
+            wait = self.app.poll_due()
+            self.clock.sleep_ms(max(1, min(wait, end - self.clock.ms)))
+
+    def request(self, op: str, rid: int = 1, **args) -> str:
+        import json
+
+        self.output.clear()
+        self.app.protocol.handle(b"@hb " + json.dumps({"id": rid, "op": op, "args": args}).encode())
+        return "".join(self.output)
+
+    def status(self) -> dict:
+        import json
+
+        text = self.request("status")
+        return json.loads(text[4:])["data"]

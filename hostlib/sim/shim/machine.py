@@ -1,0 +1,168 @@
+# Virtual MCU peripherals: the built-in unix `machine` extended with I2C, UART, Pin and WDT whose
+# transactions reach the CPython emulators through simbus. Same signatures as the real ports.
+import sys
+
+_p = sys.path
+sys.path = []
+from machine import *  # noqa: F401,F403
+
+sys.path = _p
+import struct  # noqa: E402
+
+import simbus  # noqa: E402
+
+_OP_I2C_W = 0x10
+_OP_I2C_R = 0x11
+_OP_I2C_WR = 0x12
+_OP_I2C_SCAN = 0x13
+_OP_UART_W = 0x20
+_OP_UART_R = 0x21
+_OP_UART_ANY = 0x22
+_OP_PIN_GET = 0x30
+_OP_PIN_SET = 0x31
+_OP_WDT_INIT = 0x40
+_OP_WDT_FEED = 0x41
+_OP_RESET = 0x50
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self._b = bytearray(1)
+        if value is not None:
+            self.value(value)
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            simbus.call(_OP_PIN_GET, self.id, b"")
+            return simbus.resp[0]
+        self._b[0] = 1 if v else 0
+        simbus.call(_OP_PIN_SET, self.id, self._b)
+        return None
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class I2C:
+    def __init__(self, id, scl=None, sda=None, freq=400000, timeout=50000):
+        self.id = id
+        self._req = bytearray(4)
+
+    def writeto(self, addr, buf, stop=True):
+        simbus.call(_OP_I2C_W, self.id, bytes((addr,)) + bytes(buf))
+        return len(buf) + 1
+
+    def writeto_mem(self, addr, memaddr, buf, addrsize=8):
+        simbus.call(_OP_I2C_W, self.id, bytes((addr, memaddr)) + bytes(buf))
+
+    def readfrom_into(self, addr, buf, stop=True):
+        r = self._req
+        r[0] = addr
+        r[1] = len(buf) & 0xFF
+        r[2] = len(buf) >> 8
+        n = simbus.call(_OP_I2C_R, self.id, memoryview(r)[0:3])
+        buf[0:n] = simbus.rmv[0:n]
+
+    def readfrom(self, addr, nbytes, stop=True):
+        b = bytearray(nbytes)
+        self.readfrom_into(addr, b)
+        return bytes(b)
+
+    def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
+        r = self._req
+        r[0] = addr
+        r[1] = len(buf) & 0xFF
+        r[2] = len(buf) >> 8
+        r[3] = memaddr
+        n = simbus.call(_OP_I2C_WR, self.id, r)
+        buf[0:n] = simbus.rmv[0:n]
+
+    def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
+        b = bytearray(nbytes)
+        self.readfrom_mem_into(addr, memaddr, b)
+        return bytes(b)
+
+    def scan(self):
+        n = simbus.call(_OP_I2C_SCAN, self.id, b"")
+        return list(simbus.resp[0:n])
+
+
+class UART:
+    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None,
+                 timeout=0, rxbuf=256, **kw):
+        self.id = id
+        self.baud = baudrate
+        self._req = bytearray(6)
+
+    def init(self, baudrate=None, **kw):
+        if baudrate:
+            self.baud = baudrate
+
+    def deinit(self):
+        pass
+
+    def _put_baud(self):
+        struct.pack_into("<I", self._req, 0, self.baud)
+
+    def write(self, buf):
+        self._put_baud()
+        simbus.call(_OP_UART_W, self.id, bytes(self._req[0:4]) + bytes(buf))
+        return len(buf)
+
+    def any(self):
+        simbus.call(_OP_UART_ANY, self.id, b"")
+        return simbus.resp[0] | (simbus.resp[1] << 8)
+
+    def readinto(self, buf, nbytes=None):
+        want = len(buf) if nbytes is None else nbytes
+        self._put_baud()
+        self._req[4] = want & 0xFF
+        self._req[5] = want >> 8
+        n = simbus.call(_OP_UART_R, self.id, self._req)
+        if not n:
+            return None
+        buf[0:n] = simbus.rmv[0:n]
+        return n
+
+    def read(self, nbytes=256):
+        b = bytearray(nbytes)
+        n = self.readinto(b)
+        return bytes(b[0:n]) if n else None
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        simbus.call(_OP_WDT_INIT, 0, struct.pack("<I", timeout))
+
+    def feed(self):
+        simbus.call(_OP_WDT_FEED, 0, b"")
+
+
+def reset():
+    simbus.call(_OP_RESET, 0, b"")
+    sys.exit(0)

@@ -1,0 +1,312 @@
+"""The emulated board: every part the firmware can reach, wired as the board definition says,
+on one board clock. Thread-safe: the bus server and the control API both take `lock`."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from hashboard import identity
+
+from .chain_emu import ChainEmu
+from .faults import Fault, parse
+from .i2c_emu import EEPROM24C02, EMC2101Emu, I2CDevice, Nack, TCA9535Emu, TMP1075Emu, TPS546Emu
+from .physics import ModuleModel, build_module
+
+PHYSICS_MIN_STEP_S = 0.02
+SENSOR_NOISE_C = 0.25
+
+
+class BoardClock:
+    """Board time runs `speed` times faster than wall time; emulators and firmware share it."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._t0 = time.monotonic()
+
+    def now_s(self) -> float:
+        return (time.monotonic() - self._t0) * self.speed
+
+    def now_ms(self) -> int:
+        return int(self.now_s() * 1000)
+
+    def wall_for(self, board_s: float) -> float:
+        return board_s / self.speed
+
+
+def default_eeprom(cfg: dict, slot: int, seed: int) -> bytes:
+    m = cfg["module"]
+    v_mv = int(round(cfg["limits"]["vout"]["default"] * 1000))
+    f = int(cfg["limits"]["freq_mhz"]["default"])
+    return identity.encode(m.get("model", "module"), f"HB{seed:04d}-{slot:02d}", 0x1370, m["chips"],
+                           m["domains"], (26, 11, 1), 1, v_mv, f)
+
+
+class ModuleHW:
+    """A physical module: silicon, chain, regulator, EEPROM and sensors that travel together."""
+
+    def __init__(self, cfg: dict, slot_cfg: dict, model: ModuleModel, rng: random.Random,
+                 eeprom: bytes | None, single_chip: bool) -> None:
+        self.model = model
+        self.chain = ChainEmu(model, rng)
+        self.vrm = TPS546Emu()
+        self.eeprom = EEPROM24C02(eeprom) if "eeprom" in slot_cfg else None
+        self.rng = rng
+        self.sensors: dict[str, I2CDevice] = {}
+        for s in slot_cfg["sensors"]:
+            name = s["name"]
+            if s["type"] == "emc2101_ext":
+                self.sensors[name] = EMC2101Emu(lambda: max(c.t_j for c in model.chips))
+            elif name.endswith("inlet"):
+                self.sensors[name] = TMP1075Emu(self._inlet)
+            else:
+                self.sensors[name] = TMP1075Emu(self._outlet)
+        self.t_in = 25.0
+
+    def _noise(self) -> float:
+        return self.rng.uniform(-SENSOR_NOISE_C, SENSOR_NOISE_C)
+
+    def _inlet(self) -> float:
+        return self.t_in + 0.3 * (self.model.t_sink - self.t_in) + self._noise()
+
+    def _outlet(self) -> float:
+        return self.model.t_sink + 2.0 + self._noise()
+
+
+class SimBoard:
+    def __init__(self, cfg: dict, seed: int = 0, chip_profile: dict | None = None,
+                 speed: float = 1.0) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.profile = chip_profile
+        self.clock = BoardClock(speed)
+        self.lock = threading.RLock()
+        self.ambient = 25.0
+        self.airflow = 1.0
+        self.faults: list[Fault] = []
+        self.single = cfg["module"]["chips"] == 1
+        self.slot_cfgs = cfg["slots"]
+        self.modules: list[ModuleHW | None] = [None] * len(self.slot_cfgs)
+        self.reset_lines = [True] * len(self.slot_cfgs)  # asserted
+        self.pins: dict[int, int] = {}
+        self.uart_slot = {s["uart"]["id"]: i for i, s in enumerate(self.slot_cfgs)}
+        self.buses: dict[int, dict[int, I2CDevice]] = {b["id"]: {} for b in cfg["i2c"]}
+        self.expander: TCA9535Emu | None = None
+        if "expander" in cfg:
+            e = cfg["expander"]
+            self.expander = TCA9535Emu(self._on_expander_outputs)
+            self.buses[e["bus"]][e["addr"]] = self.expander
+        self._last = self.clock.now_s()
+        self.wdt_timeout_ms: int | None = None
+        self.wdt_fed_ms = 0
+        self.events: list[tuple[int, str]] = []
+        for i in range(len(self.slot_cfgs)):
+            self.insert_module(i, None)
+
+    # ---------------------------------------------------------------- modules
+    def sensor_names(self) -> list[str]:
+        return [s["name"] for sc in self.slot_cfgs for s in sc["sensors"]]
+
+    def insert_module(self, slot: int, eeprom: bytes | None = None, serial_seed: int | None = None) -> None:
+        with self.lock:
+            if self.modules[slot] is not None:
+                raise ValueError(f"slot {slot} is occupied")
+            sc = self.slot_cfgs[slot]
+            c_th, r_sa = (60.0, 3.0) if self.single else (550.0, 0.108)
+            seed = self.seed if serial_seed is None else serial_seed
+            model = build_module(seed, slot, self.cfg["module"]["chips"],
+                                 self.cfg["module"]["domains"], self.profile, c_th, r_sa)
+            model.t_sink = self.ambient
+            if eeprom is None and "eeprom" in sc:
+                eeprom = default_eeprom(self.cfg, slot, seed)
+            hw = ModuleHW(self.cfg, sc, model, random.Random(f"rng:{seed}:{slot}"), eeprom, self.single)
+            hw.t_in = self.ambient
+            self.modules[slot] = hw
+            bus = self.buses[sc["vrm"]["bus"]]
+            bus[sc["vrm"]["addr"]] = hw.vrm
+            if hw.eeprom is not None:
+                bus[sc["eeprom"]["addr"]] = hw.eeprom
+            for s in sc["sensors"]:
+                self.buses[s["bus"]][s["addr"]] = hw.sensors[s["name"]]
+            hw.chain.set_reset(self.reset_lines[slot])
+            for f in self.faults:
+                self._apply(f, True)
+            if self.expander is not None:
+                self.expander.set_present(slot, True)
+
+    def remove_module(self, slot: int) -> None:
+        with self.lock:
+            hw = self.modules[slot]
+            if hw is None:
+                raise ValueError(f"slot {slot} is empty")
+            sc = self.slot_cfgs[slot]
+            bus = self.buses[sc["vrm"]["bus"]]
+            for addr in [sc["vrm"]["addr"]] + ([sc["eeprom"]["addr"]] if "eeprom" in sc else []):
+                bus.pop(addr, None)
+            for s in sc["sensors"]:
+                self.buses[s["bus"]].pop(s["addr"], None)
+            self.modules[slot] = None
+            if self.expander is not None:
+                self.expander.set_present(slot, False)
+
+    # ---------------------------------------------------------------- faults
+    def inject(self, spec: str) -> Fault:
+        f = parse(spec, len(self.slot_cfgs), self.cfg["module"]["chips"], self.sensor_names())
+        with self.lock:
+            self.advance()
+            if f not in self.faults:
+                self.faults.append(f)
+            self._apply(f, True)
+        return f
+
+    def clear(self, spec: str) -> Fault:
+        f = parse(spec, len(self.slot_cfgs), self.cfg["module"]["chips"], self.sensor_names())
+        with self.lock:
+            self.advance()
+            if f in self.faults:
+                self.faults.remove(f)
+            self._apply(f, False)
+            for other in self.faults:  # re-apply what is still injected on the same part
+                self._apply(other, True)
+        return f
+
+    def set_ambient(self, celsius: float) -> None:
+        self.inject(f"ambient:{celsius:g}")
+
+    def _apply(self, f: Fault, on: bool) -> None:
+        if f.kind == "ambient":
+            self.ambient = f.value if on else 25.0
+            return
+        if f.kind == "airflow":
+            self.airflow = f.value if on else 1.0
+            return
+        if f.kind == "sensor":
+            for hw in self.modules:
+                if hw is not None and f.name in hw.sensors:
+                    hw.sensors[f.name].fault = f.mode if on else None  # type: ignore[attr-defined]
+            return
+        hw = self.modules[f.module] if f.module is not None else None
+        if hw is None:
+            return
+        ch = hw.chain
+        if f.kind == "link":
+            ch.link_break = f.index if on else None
+        elif f.kind == "uart":
+            ch.noise = f.value if on else 0.0
+        elif f.kind == "vrm":
+            if f.mode == "nack":
+                hw.vrm.nack = on
+            else:
+                hw.vrm.fault = f.mode if on else None
+                hw.vrm.check_trips()
+        elif f.kind == "chip":
+            sets = {"dead": ch.dead, "flaky": ch.flaky, "badid": ch.badid}
+            if f.mode in sets:
+                (sets[f.mode].add if on else sets[f.mode].discard)(f.index)
+            else:
+                hw.model.chips[f.index].F_scale = 0.7 if on else 1.0
+            ch.on_power_change()
+
+    # ---------------------------------------------------------------- wiring
+    def _on_expander_outputs(self, port1: int) -> None:
+        for slot in range(len(self.slot_cfgs)):
+            self.set_reset(slot, not (port1 >> slot) & 1)
+
+    def set_reset(self, slot: int, asserted: bool) -> None:
+        self.reset_lines[slot] = asserted
+        hw = self.modules[slot]
+        if hw is not None:
+            hw.chain.set_reset(asserted)
+
+    def set_pin(self, pin: int, value: int) -> None:
+        self.pins[pin] = value
+        for i, sc in enumerate(self.slot_cfgs):
+            if sc.get("reset_pin") == pin:
+                self.set_reset(i, value == 0)
+
+    def get_pin(self, pin: int) -> int:
+        e = self.cfg.get("expander")
+        if e and e.get("int_pin") == pin and self.expander is not None:
+            return 0 if self.expander.int_asserted else 1
+        return self.pins.get(pin, 1)
+
+    def mcu_reset(self) -> None:
+        """The MCU restarted: regulator enables are pulled low, so every output drops."""
+        with self.lock:
+            self.wdt_timeout_ms = None
+            for hw in self.modules:
+                if hw is not None:
+                    hw.vrm.bytes_[0x01] = 0
+            self._sync_power()
+
+    # ---------------------------------------------------------------- physics
+    def _sync_power(self) -> None:
+        for hw in self.modules:
+            if hw is None:
+                continue
+            hw.vrm.check_trips()
+            vs = hw.vrm.vout()
+            hw.model.vs = vs
+            nominal = self.cfg["limits"]["vout"]["min"]
+            hw.chain.set_power(vs >= 0.5 * nominal)
+
+    def advance(self) -> None:
+        """Bring every model up to the board clock (called before each bus transaction)."""
+        self._sync_power()
+        now = self.clock.now_s()
+        dt = now - self._last
+        if dt < PHYSICS_MIN_STEP_S:
+            return
+        self._last = now
+        while dt > 0:
+            h = min(dt, 0.5)
+            dt -= h
+            for hw in self.modules:
+                if hw is None:
+                    continue
+                hw.t_in = self.ambient
+                hw.model.step(h, self.ambient, self.airflow)
+                hw.vrm.iout = hw.model.current
+                hw.vrm.temp_c = hw.model.vrm_temp(self.ambient)
+            self._sync_power()
+
+    # ---------------------------------------------------------------- bus side
+    def i2c(self, bus: int, addr: int, write: bytes | None, nread: int) -> bytes:
+        with self.lock:
+            self.advance()
+            dev = self.buses.get(bus, {}).get(addr)
+            if dev is None:
+                raise Nack()
+            if write is not None:
+                dev.write(write)
+            out = dev.read(nread) if nread else b""
+            self._sync_power()
+            return out
+
+    def uart_write(self, uart_id: int, data: bytes, baud: int) -> None:
+        with self.lock:
+            self.advance()
+            hw = self._uart_module(uart_id)
+            if hw is not None:
+                hw.chain.host_write(data, baud)
+
+    def uart_read(self, uart_id: int, maxlen: int, baud: int) -> bytes:
+        with self.lock:
+            hw = self._uart_module(uart_id)
+            return hw.chain.host_read(maxlen, baud) if hw is not None else b""
+
+    def uart_any(self, uart_id: int) -> int:
+        with self.lock:
+            hw = self._uart_module(uart_id)
+            return hw.chain.pending() if hw is not None else 0
+
+    def _uart_module(self, uart_id: int) -> ModuleHW | None:
+        slot = self.uart_slot.get(uart_id)
+        return None if slot is None else self.modules[slot]
+
+    # ---------------------------------------------------------------- views for tests
+    def vrm_commands_outside(self) -> list[float]:
+        return [v for hw in self.modules if hw is not None for v in hw.vrm.commanded_outside]

