@@ -1,5 +1,8 @@
 # The controller: builds drivers from the board definition and runs the control loop.
 # Hardware and clock are injected (hal.Hardware on a board, emulator-backed in the fast lane).
+import gc
+import json
+
 from . import bm1370
 from .compat import ticks_add, ticks_diff
 from .events import Events
@@ -27,7 +30,7 @@ class App:
             self.expander = TCA9535(hw.i2c(e["bus"]), e["addr"])
             hw.attach_expander(self.expander)
         self.modules = [
-            Module(i, s, board, hw, clock, self.events, chip) for i, s in enumerate(board["slots"])
+            Module(i, s, board, hw, clock, self.emit, chip) for i, s in enumerate(board["slots"])
         ]
         n = len(self.modules)
         self.present = bytearray(n)
@@ -41,6 +44,8 @@ class App:
         self._next_tele = ticks_add(now, self.tele_period)
         self.ticks = 0
         self.exp_ok = True
+        self.heap_peak = 0
+        self.heap_total = 0
 
     def start(self):
         now = self.clock.ticks_ms()
@@ -52,7 +57,7 @@ class App:
         for m in self.modules:
             m.reset(True)
             m.vrm.vout_set = 0.0
-        self.events.add(now, "boot", None, self.board["name"])
+        self.emit(now, "boot", None, self.board["name"])
 
     # ------------------------------------------------------------ presence (debounced)
     def _sample_presence(self):
@@ -89,8 +94,18 @@ class App:
                 self._pending_count[i] = 0
 
     # ------------------------------------------------------------ control
+    def _sample_heap(self):
+        # peak heap use as the control loop sees it (MicroPython only; CPython has no gc.mem_*)
+        alloc = getattr(gc, "mem_alloc", None)
+        if alloc is not None:
+            a = alloc()
+            if a > self.heap_peak:
+                self.heap_peak = a
+            self.heap_total = a + gc.mem_free()
+
     def control_step(self, now):
         self.ticks += 1
+        self._sample_heap()
         self._update_presence()
         for i, m in enumerate(self.modules):
             m.step(now, self.present[i])
@@ -98,7 +113,10 @@ class App:
             self._next_tele = ticks_add(now, self.tele_period)
             for m in self.modules:
                 m.telemetry(now)
-        self.state = self._board_state()
+        state = self._board_state()
+        if state != self.state:
+            self.state = state
+            self.emit(now, "state", None, state)
 
     def _board_state(self):
         busy = False
@@ -120,6 +138,12 @@ class App:
         if all(m.state == EMPTY for m in self.modules) and ticks_diff(self.clock.ticks_ms(), self.boot_ms) < 2000:
             return "booting"
         return "off"
+
+    def emit(self, now, kind, module, detail):
+        """Record an event and announce it on the link as an @ev line (hosts may ignore it)."""
+        self.events.add(now, kind, module, detail)
+        self.out('@ev {"seq": %d, "ms": %d, "kind": "%s", "module": %s, "detail": %s}\n' % (
+            self.events.seq, now, kind, "null" if module is None else module, json.dumps(detail)))
 
     def power_w(self):
         p = 0.0

@@ -30,6 +30,8 @@ class StdinLink:
                 self.n = 0
                 self.overflow = False
                 return line
+            if self.n == 0 and b < 32:
+                continue  # control bytes before a request (e.g. a host's Ctrl-B probe)
             if self.n < _MAX_LINE:
                 self.buf[self.n] = b
                 self.n += 1

@@ -23,10 +23,10 @@ _BAD_SENSOR_LIMIT = const(3)
 
 
 class Module:
-    def __init__(self, slot, slot_cfg, board, hw, clock, events, chip):
+    def __init__(self, slot, slot_cfg, board, hw, clock, emit, chip):
         self.slot = slot
         self.board = board
-        self.events = events
+        self.emit = emit
         self.clock = clock
         lim = board["limits"]
         self.vlim = lim["vout"]
@@ -66,7 +66,7 @@ class Module:
         self.state = state
         self.cause = cause
         self._t = now
-        self.events.add(now, "module", self.slot, state if cause is None else state + ":" + cause)
+        self.emit(now, "module", self.slot, state if cause is None else state + ":" + cause)
 
     def power_off(self, now, state, cause=None):
         """Regulator off and chain held in reset; safe from any state."""

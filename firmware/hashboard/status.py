@@ -56,7 +56,8 @@ def write(app, out, prefix):
     mods = app.modules
     head = {"board": app.board["name"], "state": app.state,
             "firmware": {"version": VERSION}, "runtime": runtime(),
-            "uptime_ms": app.clock.ticks_ms() - app.boot_ms, "power_w": _r(app.power_w(), 2)}
+            "uptime_ms": app.clock.ticks_ms() - app.boot_ms, "power_w": _r(app.power_w(), 2),
+            "heap": {"total": app.heap_total, "peak": app.heap_peak}}
     out(prefix + json.dumps(head)[:-1])
     out(', "modules": ' + json.dumps([module_doc(m) for m in mods]))
     out(', "chains": ' + json.dumps([chain_doc(m) for m in mods]))

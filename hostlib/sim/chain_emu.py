@@ -41,7 +41,6 @@ class ChainEmu:
         self.rng = rng
         self.rx_buf = bytearray()  # host -> chain bytes not yet framed
         self.tx_queue = bytearray()  # chain -> host bytes
-        self.tx_baud = 115740.0
         self.in_reset = True
         self.powered = False
         # faults
@@ -120,7 +119,7 @@ class ChainEmu:
     def host_read(self, maxlen: int, host_baud: float) -> bytes:
         out = bytes(self.tx_queue[:maxlen])
         del self.tx_queue[:maxlen]
-        if out and abs(host_baud - self.tx_baud) / self.tx_baud > BAUD_TOLERANCE:
+        if out and self._mismatch(host_baud):
             out = self._garble(out)
         return out
 
@@ -193,8 +192,6 @@ class ChainEmu:
             c.long_frames = True
         elif reg == 0x3C and value & 0xFFFF == 0x82AA:
             c.cores_on = True
-        elif reg == 0x28 and i == 0:
-            self.tx_baud = baud_from_reg(value)
 
     def _read_value(self, i: int, reg: int) -> int:
         c = self.chips[i]

@@ -65,7 +65,9 @@ class VirtualBoard:
         self._running = False
         self._mode = "friendly"
         self._tail = b""
-        self._lock = threading.Lock()
+        self._lines = b""
+        self.board_state: str | None = None
+        self.ready = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "VirtualBoard":
@@ -166,7 +168,27 @@ class VirtualBoard:
         except BlockingIOError:
             pass  # nobody reading the port: a USB CDC link drops too
 
+    def _watch_events(self, data: bytes) -> None:
+        """Follow the firmware's @ev state lines so callers can wait for a settled board."""
+        self._lines = (self._lines + data)[-8192:]
+        while b"\n" in self._lines:
+            line, _, self._lines = self._lines.partition(b"\n")
+            if line.startswith(b"@ev ") and b'"state"' in line:
+                try:
+                    ev = json.loads(line[4:])
+                except ValueError:
+                    continue
+                if ev.get("kind") == "state":
+                    self.board_state = ev.get("detail")
+                    if self.board_state != "booting":
+                        self.ready.set()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait (wall seconds) until the controller reports a state other than booting."""
+        return self.ready.wait(timeout)
+
     def _track_mode(self, data: bytes) -> None:
+        self._watch_events(data)
         self._tail = (self._tail + data)[-96:]
         raw = self._tail.rfind(b"raw REPL; CTRL-B to exit")
         friendly = self._tail.rfind(b">>> ")

@@ -1,0 +1,207 @@
+"""hbctl: command line for hashboard controllers, real or virtual (interfaces.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from . import boards
+from .errors import HbError
+from .link import Link
+
+
+class UsageError(HbError):
+    pass
+
+
+def _link(args) -> Link:
+    port = args.port or os.environ.get("HB_PORT")
+    if not port:
+        raise UsageError("no port given: use --port PORT (a serial device, pty or pyserial URL)")
+    return Link(port, timeout=args.timeout)
+
+
+def _print_json(doc) -> None:
+    json.dump(doc, sys.stdout, indent=None)
+    sys.stdout.write("\n")
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_info(args) -> int:
+    with _link(args) as link:
+        info = link.request("info")
+    if args.json:
+        _print_json(info)
+        return 0
+    lim = info["limits"]
+    print(f"board      {info['board']} ({info['chip']}, {info['slots']} slot(s) x {info['chips_per_module']} chips)")
+    print(f"firmware   {info['firmware']['version']}  protocol v{info['protocol']}")
+    print(f"runtime    {info['runtime']['name']} {info['runtime']['version']} on {info['platform']}")
+    print(f"vout       {lim['vout']['min']:g} .. {lim['vout']['max']:g} V (default {lim['vout']['default']:g})")
+    print(f"frequency  {lim['freq_mhz']['min']:g} .. {lim['freq_mhz']['max']:g} MHz (default {lim['freq_mhz']['default']:g})")
+    t = lim["thermal"]
+    print(f"thermal    target {t['target_c']:g} / hot {t['hot_c']:g} / dangerous {t['dangerous_c']:g} degC")
+    return 0
+
+
+def _fmt(v, spec: str, none: str = "-") -> str:
+    return none if v is None else format(v, spec)
+
+
+def cmd_status(args) -> int:
+    with _link(args) as link:
+        st = link.request("status", timeout=max(args.timeout, 5.0))
+    if args.json:
+        _print_json(st)
+        return 0
+    print(f"{st['board']}  state {st['state']}  power {st['power_w']:.1f} W  "
+          f"runtime {st['runtime']['name']} {st['runtime']['version']}  fw {st['firmware']['version']}")
+    regs = {r["module"]: r for r in st["regulators"]}
+    chains = {c["module"]: c for c in st["chains"]}
+    print(f"{'slot':>4} {'state':<13} {'serial':<12} {'chips':>7} {'vout':>6} {'iout':>6} {'temp':>6} {'TH/s':>7}  fault")
+    for m in st["modules"]:
+        s = m["slot"]
+        c, r = chains[s], regs[s]
+        fault = c["fault"]
+        ftxt = f"chip {fault['chip']} {fault['cause']}" if fault else ""
+        if r["faults"]:
+            ftxt = (ftxt + " vrm " + ",".join(r["faults"])).strip()
+        if m.get("cause") and not ftxt:
+            ftxt = m["cause"]
+        print(f"{s:>4} {m['state']:<13} {m['serial'] or '-':<12} {c['found']:>3}/{c['expected']:<3} "
+              f"{r['vout']:>6.3f} {r['iout']:>6.1f} {_fmt(m.get('temp_c'), '6.1f'):>6} "
+              f"{(m.get('ghs') or 0) / 1000:>7.2f}  {ftxt}")
+    bad = [t for t in st["temps"] if not t["ok"]]
+    for t in bad:
+        print(f"sensor {t['name']}: {t.get('error') or 'unreadable'}")
+    return 0
+
+
+def cmd_events(args) -> int:
+    with _link(args) as link:
+        evs = link.request("events", {"since": 0})
+        for ev in evs:
+            _print_event(ev, args.json)
+        if args.follow:
+            link.follow_events(lambda ev: _print_event(ev, args.json))
+    return 0
+
+
+def _print_event(ev: dict, as_json: bool) -> None:
+    if as_json:
+        _print_json(ev)
+    else:
+        mod = "" if ev.get("module") is None else f" module {ev['module']}"
+        print(f"{ev['ms'] / 1000:10.3f}s  {ev['kind']}{mod}  {ev.get('detail') or ''}")
+    sys.stdout.flush()
+
+
+def cmd_modules(args) -> int:
+    with _link(args) as link:
+        st = link.request("status", timeout=max(args.timeout, 5.0))
+    chains = {c["module"]: c for c in st["chains"]}
+    rows = [{"slot": m["slot"], "state": m["state"], "serial": m["serial"],
+             "chips": chains[m["slot"]]["found"], "power_w": m.get("power_w"),
+             "temp_c": m.get("temp_c"), "cause": m.get("cause")} for m in st["modules"]]
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'slot':>4} {'state':<13} {'serial':<12} {'chips':>5} {'power':>8} {'temp':>6}  cause")
+    for r in rows:
+        print(f"{r['slot']:>4} {r['state']:<13} {r['serial'] or '-':<12} {r['chips']:>5} "
+              f"{_fmt(r['power_w'], '7.1f')}W {_fmt(r['temp_c'], '6.1f'):>6}  {r['cause'] or ''}")
+    return 0
+
+
+def cmd_sim(args) -> int:
+    from .sim.virtual import VirtualBoard
+
+    t0 = time.monotonic()
+    vb = VirtualBoard(board=args.board, seed=args.seed, chip_profile=args.chip_profile,
+                      faults=args.fault or (), speed=args.speed, storage=args.storage, heap=args.heap)
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    vb.start()
+    try:
+        ready = vb.wait_ready(args.ready_timeout)
+        doc = {"port": vb.port, "control": vb.control_path, "board": vb.board_name,
+               "pid": os.getpid(), "speed": args.speed, "ready": ready,
+               "ready_s": round(time.monotonic() - t0, 3), "state": vb.board_state}
+        print(json.dumps(doc), flush=True)
+        while not stop["flag"]:
+            time.sleep(0.1)
+    finally:
+        vb.stop()
+    return 0
+
+
+def cmd_boards(args) -> int:
+    for name in boards.names():
+        cfg = boards.load(name)
+        print(f"{name:<16} {cfg.get('description', '')}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hbctl", description="Control modular hashboards, real or virtual.")
+    p.add_argument("--port", help="board's serial port or pyserial URL (env HB_PORT)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("sim", help="start a virtual board (prints its port as JSON)")
+    s.add_argument("--board", default="modular-4x")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--chip-profile", help="chip profile JSON (docs/emulator.md)")
+    s.add_argument("--fault", action="append", help="fault spec, repeatable (interfaces.md)")
+    s.add_argument("--speed", type=float, default=1.0, help="board seconds per wall second")
+    s.add_argument("--storage", help="directory keeping the board's flash across runs")
+    s.add_argument("--heap", default="192k", help="MicroPython heap size (default 192k)")
+    s.add_argument("--ready-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_sim)
+
+    for name, func, help_ in (("status", cmd_status, "board status"), ("info", cmd_info, "board and firmware info"),
+                              ("modules", cmd_modules, "modules per slot")):
+        c = sub.add_parser(name, help=help_)
+        c.add_argument("--json", action="store_true")
+        c.set_defaults(func=func)
+    e = sub.add_parser("events", help="board events")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--follow", action="store_true")
+    e.set_defaults(func=cmd_events)
+    b = sub.add_parser("boards", help="list board definitions")
+    b.set_defaults(func=cmd_boards)
+    return p
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_usage(sys.stderr)
+        print("hbctl: error: a command is required", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (HbError, boards.BoardError, ValueError, OSError) as e:
+        print(f"hbctl: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
