@@ -1,5 +1,6 @@
 # TCA9535-class 16-bit GPIO expander: port 0 inputs carry module-present (active low),
-# port 1 outputs drive module chain resets (active low).
+# port 1 outputs drive module chain resets (bits 0-3, active low) and regulator enables
+# (bits 4-7, active high). Pull-downs keep every module off while the MCU is in reset.
 from .compat import const
 
 _IN0 = const(0)
@@ -29,9 +30,15 @@ class TCA9535:
         self.i2c.readfrom_mem_into(self.addr, _IN0, self._b1)
         return (~self._b1[0]) & 0xFF
 
-    def set_reset(self, slot, asserted):
-        if asserted:
-            self.out1 &= ~(1 << slot)
+    def _set_bit(self, bit, high):
+        if high:
+            self.out1 |= 1 << bit
         else:
-            self.out1 |= 1 << slot
+            self.out1 &= ~(1 << bit)
         self._w(_OUT1, self.out1)
+
+    def set_reset(self, slot, asserted):
+        self._set_bit(slot, not asserted)
+
+    def set_enable(self, slot, on):
+        self._set_bit(4 + slot, on)

@@ -23,6 +23,20 @@ class HardwareBase:
     def sensor(self, cfg):
         return sensors.make_sensor(self.i2c(cfg["bus"]), cfg)
 
+    def enable_line(self, slot, slot_cfg):
+        """A callable enable(on) for the slot regulator's CONTROL pin (expander), else a no-op:
+        the off path that still works when the regulator stops answering PMBus."""
+        hw = self
+
+        def via_expander(on):
+            if hw.expander is not None:
+                try:
+                    hw.expander.set_enable(slot, on)
+                except OSError:
+                    pass
+
+        return via_expander
+
     def reset_line(self, slot, slot_cfg):
         """A callable reset(asserted) for the slot's chain: a GPIO or an expander output."""
         if "reset_pin" in slot_cfg:

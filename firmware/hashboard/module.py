@@ -41,6 +41,7 @@ class Module:
         self.eeprom_addr = slot_cfg["eeprom"]["addr"] if "eeprom" in slot_cfg else None
         self._id_buf = bytearray(identity.RECORD_LEN)
         self.reset = hw.reset_line(slot, slot_cfg)
+        self.enable = hw.enable_line(slot, slot_cfg)
         self.chain = Chain(hw.uart(slot_cfg["uart"], chip.SLOW_BAUD), chip, board["module"]["chips"], clock)
         self.sensors = [hw.sensor(s) for s in slot_cfg["sensors"]]
         self.temps = [None] * len(self.sensors)
@@ -70,6 +71,7 @@ class Module:
 
     def power_off(self, now, state, cause=None):
         """Regulator off and chain held in reset; safe from any state."""
+        self.enable(False)  # hardware path first: works even if PMBus does not
         try:
             self.vrm.off()
         except OSError:
@@ -123,6 +125,7 @@ class Module:
                 return
             self.vout_target = v
         self.reset(True)
+        self.enable(True)
         try:
             self.vrm.init(self.vout_target)
             self.vrm.set_vout(self.vout_target)

@@ -76,6 +76,8 @@ class TPS546Emu(RegPointerDevice):
         self.temp_c = 25.0  # backend: die temperature
         self.fault: str | None = None  # injected: ot, oc, uv
         self.commanded_outside: list[float] = []  # every VOUT_COMMAND outside [min,max] seen
+        self.control_pin = True  # CONTROL/EN input (ON_OFF_CONFIG 0x1B needs it and OPERATION)
+        self.has_input = True  # False once the module leaves its slot (no 12 V)
 
     def _u(self, v: float) -> int:
         return pm.ulinear16_encode(v, self.vout_mode)
@@ -85,7 +87,8 @@ class TPS546Emu(RegPointerDevice):
 
     # backend view
     def enabled(self) -> bool:
-        return bool(self.bytes_.get(pm.OPERATION, 0) & 0x80) and not self.tripped
+        return (bool(self.bytes_.get(pm.OPERATION, 0) & 0x80) and not self.tripped
+                and self.control_pin and self.has_input)
 
     def vout(self) -> float:
         if not self.enabled():

@@ -91,6 +91,8 @@ class SimBoard:
         self.slot_cfgs = cfg["slots"]
         self.modules: list[ModuleHW | None] = [None] * len(self.slot_cfgs)
         self.reset_lines = [True] * len(self.slot_cfgs)  # asserted
+        # regulator CONTROL pins: driven by the expander where there is one, else tied high
+        self.vrm_enable = [not ("expander" in cfg)] * len(self.slot_cfgs)
         self.pins: dict[int, int] = {}
         self.uart_slot = {s["uart"]["id"]: i for i, s in enumerate(self.slot_cfgs)}
         self.buses: dict[int, dict[int, I2CDevice]] = {b["id"]: {} for b in cfg["i2c"]}
@@ -132,6 +134,7 @@ class SimBoard:
             for s in sc["sensors"]:
                 self.buses[s["bus"]][s["addr"]] = hw.sensors[s["name"]]
             hw.chain.set_reset(self.reset_lines[slot])
+            hw.vrm.control_pin = self.vrm_enable[slot]
             for f in self.faults:
                 self._apply(f, True)
             if self.expander is not None:
@@ -148,6 +151,8 @@ class SimBoard:
                 bus.pop(addr, None)
             for s in sc["sensors"]:
                 self.buses[s["bus"]].pop(s["addr"], None)
+            hw.vrm.has_input = False  # its 12 V left with it
+            hw.chain.set_power(False)
             self.modules[slot] = None
             if self.expander is not None:
                 self.expander.set_present(slot, False)
@@ -214,6 +219,11 @@ class SimBoard:
     def _on_expander_outputs(self, port1: int) -> None:
         for slot in range(len(self.slot_cfgs)):
             self.set_reset(slot, not (port1 >> slot) & 1)
+            self.vrm_enable[slot] = bool((port1 >> (4 + slot)) & 1)
+            hw = self.modules[slot]
+            if hw is not None:
+                hw.vrm.control_pin = self.vrm_enable[slot]
+        self._sync_power()
 
     def set_reset(self, slot: int, asserted: bool) -> None:
         self.reset_lines[slot] = asserted
@@ -237,6 +247,9 @@ class SimBoard:
         """The MCU restarted: regulator enables are pulled low, so every output drops."""
         with self.lock:
             self.wdt_timeout_ms = None
+            if self.expander is not None:  # its RESET follows the MCU's: outputs float low
+                self.expander.regs[:] = bytes([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF])
+                self._on_expander_outputs(self.expander.outputs1())
             for hw in self.modules:
                 if hw is not None:
                     hw.vrm.bytes_[0x01] = 0
