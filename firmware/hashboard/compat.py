@@ -3,7 +3,7 @@ try:
     from micropython import const  # type: ignore[import-not-found]
 except ImportError:  # CPython fast lane
 
-    def const(x):  # type: ignore[no-redef]
+    def const(x):  # type: ignore[no-redef,misc]
         return x
 
 
@@ -13,8 +13,8 @@ except ImportError:  # CPython: same wrap-around arithmetic as the MicroPython p
     _PERIOD = 1 << 30
     _HALF = _PERIOD // 2
 
-    def ticks_add(t, delta):  # type: ignore[no-redef]
+    def ticks_add(t, delta):  # type: ignore[no-redef,misc]
         return (t + delta) % _PERIOD
 
-    def ticks_diff(a, b):  # type: ignore[no-redef]
+    def ticks_diff(a, b):  # type: ignore[no-redef,misc]
         return ((a - b + _HALF) % _PERIOD) - _HALF

@@ -25,7 +25,7 @@ class Protocol:
             "ping": self.op_ping,
             "hello": self.op_info,
             "info": self.op_info,
-            "status": None,  # streamed
+            "status": self.op_status,
             "events": self.op_events,
         }
 
@@ -67,14 +67,18 @@ class Protocol:
             if not isinstance(args, dict):
                 raise ProtocolError("bad_args", "args must be a JSON object")
             if op == "status":
-                status.write(self.app, self.app.out, PREFIX + '{"id": %s, "ok": true, "data": ' % json.dumps(rid))
-                self.app.out("}\n")
+                self.op_status(args, rid)
                 return
             self._reply(rid, self.ops[op](args))
         except ProtocolError as e:
             self._error(rid, e.code, e.message)
         except Exception as e:  # a bug must not take the controller down
             self._error(rid, "internal", "%s: %s" % (type(e).__name__, e))
+
+    def op_status(self, args, rid=None):
+        """Streamed reply: the document is written piecewise, never held whole in RAM."""
+        status.write(self.app, self.app.out, PREFIX + '{"id": %s, "ok": true, "data": ' % json.dumps(rid))
+        self.app.out("}\n")
 
     def op_ping(self, args):
         return {"pong": True, "ms": self.app.clock.ticks_ms()}

@@ -1,0 +1,83 @@
+"""No host input can crash the controller: every line gets a structured reply or is ignored."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hashboard.hostlink import StdinLink
+from hostlib.sim.fastlane import FastBoard
+
+_BOARD = FastBoard()
+_BOARD.run_for(3000)
+
+
+def replies(line: bytes):
+    _BOARD.output.clear()
+    _BOARD.app.protocol.handle(line)
+    return [json.loads(x[4:]) for x in "".join(_BOARD.output).splitlines() if x.startswith("@hb ")]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=150)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_get_a_structured_error(data):
+    out = replies(data)
+    assert len(out) == 1 and out[0]["ok"] is False
+    assert out[0]["error"]["code"] in ("bad_request", "unknown_op", "bad_args", "bad_version")
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                           max_leaves=8)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=150)
+@given(st.dictionaries(st.sampled_from(["id", "op", "args", "v", "x"]), json_values, max_size=4))
+def test_arbitrary_json_requests_never_crash(req):
+    out = replies(b"@hb " + json.dumps(req).encode())
+    assert len(out) == 1
+    assert out[0]["ok"] in (True, False)
+    if out[0]["ok"] is False:
+        assert isinstance(out[0]["error"]["message"], str)
+
+
+def test_known_ops_answer_and_versions_are_checked():
+    assert replies(b'@hb {"id": 3, "op": "ping"}')[0]["data"]["pong"] is True
+    bad = replies(b'@hb {"id": 4, "op": "ping", "v": 2}')[0]
+    assert bad["id"] == 4 and bad["error"]["code"] == "bad_version"
+    unk = replies(b'@hb {"id": 5, "op": "selfdestruct"}')[0]
+    assert unk["error"]["code"] == "unknown_op" and "selfdestruct" in unk["error"]["message"]
+
+
+class _Stream:
+    def __init__(self, data):
+        self.data = bytearray(data)
+
+    def readinto(self, buf):
+        if not self.data:
+            return 0
+        buf[0] = self.data.pop(0)
+        return 1
+
+
+class _Poller:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def poll(self, timeout):
+        return [1] if self.stream.data else []
+
+
+def test_line_reader_limits_length_and_skips_control_bytes():
+    link = StdinLink.__new__(StdinLink)
+    stream = _Stream(b"\x02\x03@hb {}\n" + b"x" * 600 + b"\nok\n")
+    link.stream = stream
+    link.poller = _Poller(stream)
+    link.buf = bytearray(512)
+    link.one = bytearray(1)
+    link.n = 0
+    link.overflow = False
+    assert link.poll() == b"@hb {}"
+    assert link.poll() == b"!overflow"
+    assert link.poll() == b"ok"
+    assert link.poll() is None
