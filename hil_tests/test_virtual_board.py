@@ -1,0 +1,167 @@
+"""Authentic lane: the unchanged firmware on the real MicroPython unix port (heap-limited),
+reached through a real pty with pyserial, hbctl and mpremote, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from hostlib.link import Link
+from hostlib.sim.virtual import VirtualBoard
+
+BIN = Path(sys.executable).parent
+SPEED = 10.0
+
+
+def hbctl(*args, timeout=60):
+    return subprocess.run([str(BIN / "hbctl"), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def status(port):
+    r = hbctl("--port", port, "status", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def read_until(ser, marker: bytes, timeout: float) -> bytes:
+    buf = b""
+    end = time.monotonic() + timeout
+    while marker not in buf and time.monotonic() < end:
+        buf += ser.read(4096)
+    return buf
+
+
+def test_status_acceptance(port, on_sim):
+    st = status(port)
+    assert st["runtime"]["name"] == "micropython"
+    if not on_sim:
+        return
+    assert st["board"] == "modular-4x"
+    assert [m["present"] for m in st["modules"]] == [True] * 4
+    for c in st["chains"]:
+        assert c["found"] == c["expected"] == 24
+    for r in st["regulators"]:
+        assert r["vout_set"] == pytest.approx(4.6) and r["vout"] == pytest.approx(4.6, abs=0.01)
+    for t in st["temps"]:
+        assert t["ok"] and 15 < t["celsius"] < 75
+    assert len(st["chips"]) == 96
+    # the heap limit is real and the controller lives within it
+    assert 0 < st["heap"]["peak"] <= st["heap"]["total"] <= 192 * 1024
+
+
+def test_info_reports_board_limits(port):
+    r = hbctl("--port", port, "info", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    lim = info["limits"]
+    assert set(lim["thermal"]) >= {"target_c", "hot_c", "dangerous_c"}
+    assert lim["vout"]["min"] < lim["vout"]["max"] and lim["freq_mhz"]["min"] < lim["freq_mhz"]["max"]
+    assert info["protocol"] == 1 and info["runtime"]["name"] == "micropython"
+
+
+def test_garbage_on_the_link_does_not_hurt_the_controller(port):
+    with serial.Serial(port, timeout=0.05) as ser:
+        ser.write(b"\xff\xfe garbage \x00\x01 {{{\n@hb nope\n@hb {\"op\": 7}\n" + b"z" * 2000 + b"\n")
+        time.sleep(0.3)
+    with Link(port) as link:
+        assert link.request("ping")["pong"] is True
+
+
+@pytest.fixture
+def fresh_board(sim_only):
+    boards = []
+
+    def make(**kw):
+        vb = VirtualBoard(speed=kw.pop("speed", SPEED), **kw)
+        vb.start()
+        boards.append(vb)
+        assert vb.wait_ready(60)
+        return vb
+
+    yield make
+    for vb in boards:
+        vb.stop()
+
+
+def test_link_fault_locates_chain_break(fresh_board):
+    vb = fresh_board(faults=["link:2.9"])
+    st = status(vb.port)
+    assert st["chains"][2]["found"] == 10
+    assert st["chains"][2]["fault"] == {"chip": 10, "cause": "no_response"}
+    for m in (0, 1, 3):
+        assert st["chains"][m]["found"] == 24 and st["chains"][m]["fault"] is None
+
+
+def test_mpremote_reaches_the_real_repl_and_hbctl_restarts_the_controller(fresh_board):
+    vb = fresh_board()
+    r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "resume", "exec",
+                        "import sys; print(sys.implementation.name)"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "micropython", r.stderr
+    # Ctrl-C stopped the controller, which powered everything down first
+    assert all(hw.vrm.vout() == 0.0 for hw in vb.sim.modules)
+    st = status(vb.port)  # hbctl soft-resets a board it finds at the REPL
+    assert st["state"] == "hashing"
+
+
+def test_soft_reset_reboots_through_boot_and_main(fresh_board):
+    vb = fresh_board()
+    with serial.Serial(vb.port, timeout=0.05) as ser:
+        ser.write(b"\x03")
+        assert b">>> " in read_until(ser, b">>> ", 10)
+        ser.write(b"\x04")
+        out = read_until(ser, b'@hb {"ready"', 20)
+        assert b"soft reboot" in out and b'@hb {"ready"' in out
+    assert vb.restarts == 1
+
+
+def test_mpremote_file_roundtrip_survives_restart_with_storage(tmp_path, sim_only):
+    store = tmp_path / "flash"
+    with VirtualBoard(speed=SPEED, storage=str(store)) as vb:
+        assert vb.wait_ready(60)
+        src = tmp_path / "note.txt"
+        src.write_text("kept across power cuts\n")
+        r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "resume", "cp", str(src), ":note.txt"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    assert (store / "flash.img").exists()
+    with VirtualBoard(speed=SPEED, storage=str(store)) as vb:
+        r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "resume", "exec",
+                            "print(open('note.txt').read())"], capture_output=True, text=True, timeout=60)
+        assert "kept across power cuts" in r.stdout, r.stderr
+        r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "resume", "ls"],
+                           capture_output=True, text=True, timeout=60)
+        assert "main.py" in r.stdout and "board.json" in r.stdout and "hashboard/" in r.stdout
+
+
+def test_mpremote_without_resume_soft_resets_in_raw_mode(fresh_board):
+    vb = fresh_board()
+    r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "exec", "print(6 * 7)"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "42", r.stderr
+    assert vb.restarts >= 1
+
+
+def test_hbctl_sim_prints_port_first_and_leaves_no_process(sim_only):
+    p = subprocess.Popen([str(BIN / "hbctl"), "sim", "--speed", "10"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(p.stdout.readline())
+        assert os.path.exists(first["port"]) and os.path.exists(first["control"])
+        assert first["ready"] is True
+        st = status(first["port"])
+        assert st["state"] == "hashing"
+        children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+        assert children  # the MicroPython process
+    finally:
+        p.terminate()
+        assert p.wait(timeout=15) == 0
+    for pid in children:
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in Path(f"/proc/{pid}/status").read_text()
