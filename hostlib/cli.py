@@ -144,6 +144,26 @@ def cmd_sim(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    """Start a virtual board and show its live state: the newcomer's first command."""
+    from .sim.virtual import VirtualBoard
+
+    t0 = time.monotonic()
+    with VirtualBoard(board=args.board, seed=args.seed, faults=args.fault or (), speed=args.speed) as vb:
+        print(f"virtual {args.board} on the MicroPython unix port, board time x{args.speed:g}")
+        print(f"port {vb.port}  (try: hbctl --port {vb.port} status, or mpremote connect {vb.port} resume repl)")
+        if not vb.wait_ready(60):
+            raise HbError("virtual board did not finish booting within 60 s")
+        print(f"ready after {time.monotonic() - t0:.1f} s wall; Ctrl-C to stop\n")
+        end = None if args.duration is None else time.monotonic() + args.duration
+        ns = argparse.Namespace(port=vb.port, timeout=5.0, json=False)
+        while end is None or time.monotonic() < end:
+            cmd_status(ns)
+            print(flush=True)
+            time.sleep(args.interval)
+    return 0
+
+
 def cmd_boards(args) -> int:
     for name in boards.names():
         cfg = boards.load(name)
@@ -178,13 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--follow", action="store_true")
     e.set_defaults(func=cmd_events)
+    d = sub.add_parser("demo", help="start a virtual board and show its live state")
+    d.add_argument("--board", default="modular-4x")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--fault", action="append")
+    d.add_argument("--speed", type=float, default=5.0)
+    d.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    d.add_argument("--duration", type=float, help="stop after this many seconds")
+    d.set_defaults(func=cmd_demo)
     b = sub.add_parser("boards", help="list board definitions")
     b.set_defaults(func=cmd_boards)
     return p
-
-
-class _Parser(argparse.ArgumentParser):
-    pass
 
 
 def main(argv: list[str] | None = None) -> int:

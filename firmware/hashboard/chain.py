@@ -210,6 +210,7 @@ class Chain:
         self.clock.sleep_ms(2)
         self.baud = c.FAST_BAUD
         self.uart.init(baudrate=self.baud)
+        self.sweep(self.clock.ticks_ms())  # prime the counters: the first real sweep has a delta
 
     # ---------------------------------------------------------------- frequency
     def write_freq(self, mhz, chip_index=-1):
