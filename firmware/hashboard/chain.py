@@ -228,7 +228,7 @@ class Chain:
         return s[4]
 
     # ---------------------------------------------------------------- telemetry
-    def sweep(self, now_ms):
+    def sweep(self, now_ms=0):
         """Broadcast-read total hash and error counters; update per-chip GH/s and error rate."""
         n = self.expected
         for i in range(n):
@@ -241,6 +241,7 @@ class Chain:
         self._reading = self.chip.REG_ERROR_COUNT
         self.uart.write(self._rd_err)
         self._collect()
+        now_ms = self.clock.ticks_ms()  # the time the counters were read, not the step's start
         dt = ticks_diff(now_ms, self._last_sweep)
         self._last_sweep = now_ms
         primed = self._primed

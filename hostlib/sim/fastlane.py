@@ -130,7 +130,7 @@ class FastBoard:
         self.clock = ManualClock()
         self.sim = SimBoard(self.cfg, seed=seed, chip_profile=chip_profile)
         self.sim.clock = self.clock  # type: ignore[assignment]
-        self.sim._last = 0.0
+        self.sim._last = self.sim._last_count = 0.0
         for spec in faults:
             self.sim.inject(spec)
         self.output: list[str] = []

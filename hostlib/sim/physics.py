@@ -109,7 +109,7 @@ class ModuleModel:
         return sum(c.p for c in self.chips)
 
     def step(self, dt: float, t_in: float, airflow: float) -> None:
-        """Advance dt seconds: junction temperatures, electrical solve, heat sink, counters."""
+        """Advance dt seconds: junction temperatures, electrical solve, heat sink."""
         for c in self.chips:
             c.t_j = self.t_sink + c.Rjc * c.p
         self.solve_electrical()
@@ -123,6 +123,9 @@ class ModuleModel:
             h = min(remaining, 1.0)
             self.t_sink += h * (p - (self.t_sink - t_in) / r_sa) / self.c_th
             remaining -= h
+
+    def count(self, dt: float) -> None:
+        """Advance the chips' hash and error counters by dt seconds at the current state."""
         scale = dt * 1e6 / 4294967296.0
         cores = self.consts["SMALL_CORES"]
         for c in self.chips:

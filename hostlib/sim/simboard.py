@@ -102,6 +102,7 @@ class SimBoard:
             self.expander = TCA9535Emu(self._on_expander_outputs)
             self.buses[e["bus"]][e["addr"]] = self.expander
         self._last = self.clock.now_s()
+        self._last_count = self._last
         self.wdt_timeout_ms: int | None = None
         self.wdt_fed_ms = 0
         self.events: list[tuple[int, str]] = []
@@ -270,6 +271,11 @@ class SimBoard:
         """Bring every model up to the board clock (called before each bus transaction)."""
         self._sync_power()
         now = self.clock.now_s()
+        if now > self._last_count:  # counters are exact at every read, physics runs in steps
+            for hw in self.modules:
+                if hw is not None:
+                    hw.model.count(now - self._last_count)
+            self._last_count = now
         dt = now - self._last
         if dt < PHYSICS_MIN_STEP_S:
             return
