@@ -57,19 +57,22 @@ def test_link_break_locates_first_unreachable_chip(fast, module, index):
     c = st["chains"][module]
     assert c["found"] == index + 1
     assert c["fault"] == {"chip": index + 1, "cause": "no_response"}
+    assert st["modules"][module]["state"] == "fault"
     for other in range(4):
         if other != module:
             assert st["chains"][other]["found"] == 24 and st["chains"][other]["fault"] is None
             assert st["modules"][other]["state"] == "hashing"
 
 
-@pytest.mark.parametrize("mode,cause,found", [("dead", "no_response", 7), ("badid", "bad_id", 23),
-                                              ("flaky", "crc_errors", 24)])
-def test_chip_faults_show_in_status(fast, mode, cause, found):
+@pytest.mark.parametrize("mode,cause,found,state", [("dead", "no_response", 7, "fault"),
+                                                    ("badid", "bad_id", 23, "hashing"),
+                                                    ("flaky", "crc_errors", 24, "hashing")])
+def test_chip_faults_at_boot_show_in_status(fast, mode, cause, found, state):
     st = settled(fast(faults=[f"chip:1.7:{mode}"]))
     c = st["chains"][1]
     assert c["fault"] == {"chip": 7, "cause": cause}
     assert c["found"] == found
+    assert st["modules"][1]["state"] == state  # an unreachable chip unbalances the string: off
 
 
 def test_unstable_chip_is_named_from_its_error_rate(fast):

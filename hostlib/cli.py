@@ -164,6 +164,40 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_decode(args) -> int:
+    from .decode import decode, parse_hex
+
+    if args.file in (None, "-"):
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.file, "rb") as fh:
+                raw = fh.read()
+        except OSError as e:
+            raise HbError(f"cannot read capture {args.file}: {e.strerror}") from None
+    if args.binary:
+        data = raw
+    else:
+        try:
+            data = parse_hex(raw.decode("ascii", errors="replace"))
+        except ValueError as e:
+            raise HbError(str(e)) from None
+    for rec in decode(data, args.chip):
+        print(json.dumps(rec))
+    return 0
+
+
+def cmd_freq(args) -> int:
+    req = {"mhz": args.mhz}
+    if args.module is not None:
+        req["module"] = args.module
+    if args.chip is not None:
+        req["chip"] = args.chip
+    with _link(args) as link:
+        print(json.dumps(link.request("set_freq", req)))
+    return 0
+
+
 def cmd_boards(args) -> int:
     for name in boards.names():
         cfg = boards.load(name)
@@ -206,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     d.add_argument("--duration", type=float, help="stop after this many seconds")
     d.set_defaults(func=cmd_demo)
+    dc = sub.add_parser("decode", help="decode captured chain traffic into JSON lines")
+    dc.add_argument("file", nargs="?", help="capture file (hex text, or raw with --binary); - = stdin")
+    dc.add_argument("--binary", action="store_true")
+    dc.add_argument("--chip", default="BM1370")
+    dc.set_defaults(func=cmd_decode)
+    fq = sub.add_parser("freq", help="set a frequency target (ramped), per module or chip")
+    fq.add_argument("mhz", type=float)
+    fq.add_argument("--module", type=int)
+    fq.add_argument("--chip", type=int)
+    fq.set_defaults(func=cmd_freq)
     b = sub.add_parser("boards", help="list board definitions")
     b.set_defaults(func=cmd_boards)
     return p

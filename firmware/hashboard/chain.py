@@ -1,22 +1,18 @@
 # Driver for one daisy chain of BM13xx chips on one UART: enumeration, addressing, fault
-# location, frequency steps and the per-chip telemetry sweep. The UART and clock are injected.
+# location, per-chip frequency, the telemetry sweep and known-answer work. UART and clock are
+# injected; the chip family (bm1370) supplies constants and the register sequence.
 from array import array
 
 from . import bm13xx as f
 from . import pll
 from .compat import const, ticks_add, ticks_diff
+from .health import BAD_ID, CAUSES, CRC_ERRORS, NO_RESPONSE, OK, ChainHealth  # noqa: F401
+from .work import PatternWork
 
 _IDLE_MS = const(8)  # gap after the last byte that ends a burst of responses
 _DIAG_TRIES = const(3)
-_MISS_LIMIT = const(3)  # sweeps a chip may miss before the chain is re-diagnosed
-UNSTABLE_ERROR_RATE = 0.05
-
-OK = const(0)
-NO_RESPONSE = const(1)
-CRC_ERRORS = const(2)
-BAD_ID = const(3)
-UNSTABLE = const(4)
-CAUSES = ("ok", "no_response", "crc_errors", "bad_id", "unstable")
+_SWEEP_READS = const(2)
+_ID_CHECK_EVERY = const(5)  # sweeps between broadcast chip-id checks
 
 
 class Chain:
@@ -34,13 +30,15 @@ class Chain:
         self._reading = 0
         self._count = 0
         self._bad_id_pos = -1
-        # per-chip state (fixed-size arrays; indexed by chain position)
         n = expected
-        self.status = bytearray(n)  # cause code per chip
+        self.status = bytearray(n)  # bring-up cause per chip (NO_RESPONSE = not on the chain)
+        self.enabled = bytearray(n)
         self.answered = bytearray(n)
-        self.miss = bytearray(n)
+        self.id_state = bytearray(n)
         self.freq = array("f", [0.0] * n)
+        self.target = array("f", [0.0] * n)
         self.ghs = array("f", [0.0] * n)
+        self.ghs_long = array("f", [0.0] * n)
         self.err_rate = array("f", [0.0] * n)
         self._hi = array("H", [0] * n)
         self._lo = array("H", [0] * n)
@@ -48,26 +46,38 @@ class Chain:
         self._elo = array("H", [0] * n)
         self._dtot = array("i", [0] * n)
         self._derr = array("i", [0] * n)
+        self.health = ChainHealth(n)
+        self.work = PatternWork(self)
         self._primed = False
         self._last_sweep = 0
+        self._sweeps = 0
         self.found = 0
+        self.diag_chip = -1
+        self.diag_cause = OK
         self.fault_chip = -1
         self.fault_cause = OK
         self.cur_mhz = chip.RESET_MHZ
         self.baud = chip.SLOW_BAUD
-        # constant sweep frames, built once
+        self.bytes_tx = 0
+        self.bytes_rx = 0
         self._rd_total = bytes(self.tx7[: f.read_reg(self.tx7, 0, chip.REG_HASH_TOTAL, True)])
         self._rd_err = bytes(self.tx7[: f.read_reg(self.tx7, 0, chip.REG_ERROR_COUNT, True)])
+        self._rd_id = bytes(self.tx7[: f.read_reg(self.tx7, 0, chip.REG_CHIP_ID, True)])
 
     # ---------------------------------------------------------------- wire helpers
+    def send(self, frame):
+        self.bytes_tx += len(frame)
+        self.uart.write(frame)
+
     def _write(self, chip_addr, reg, value, broadcast=True):
         f.write_reg(self.tx, chip_addr, reg, value, broadcast)
-        self.uart.write(self.tx)
+        self.send(self.tx)
 
     def _send7(self, n):
-        self.uart.write(self.tx7)
+        self.send(self.tx7)
 
-    def _collect(self, idle_ms=_IDLE_MS):
+    def collect(self, idle_ms=_IDLE_MS):
+        """Read until the line is idle for idle_ms, feeding every byte to the parser."""
         clk = self.clock
         deadline = ticks_add(clk.ticks_ms(), idle_ms)
         uart = self.uart
@@ -77,6 +87,7 @@ class Chain:
             if n:
                 n = uart.readinto(rx, min(n, len(rx)))
                 if n:
+                    self.bytes_rx += n
                     self.parser.feed(rx, n, self._on_frame)
                 deadline = ticks_add(clk.ticks_ms(), idle_ms)
             elif ticks_diff(deadline, clk.ticks_ms()) <= 0:
@@ -84,24 +95,40 @@ class Chain:
             else:
                 clk.sleep_ms(1)
 
+    def poll(self):
+        """Take whatever the chain sent since the last look (nonces), without waiting."""
+        n = self.uart.any()
+        while n:
+            n = self.uart.readinto(self.rx, min(n, len(self.rx)))
+            if not n:
+                return
+            self.bytes_rx += n
+            self.parser.feed(self.rx, n, self._on_frame)
+            n = self.uart.any()
+
     def _frame(self, fr, n):
         if f.is_nonce(fr, n):
+            self.work.on_nonce(fr)
             return
-        value_hi = (fr[2] << 8) | fr[3]
-        value_lo = (fr[4] << 8) | fr[5]
         reg = fr[7]
         if reg != self._reading:
             return
-        if reg == 0:  # chip id read
-            if value_hi == self.chip.CHIP_ID:
-                self._count += 1
-            elif self._bad_id_pos < 0:
-                self._bad_id_pos = self._count
+        value_hi = (fr[2] << 8) | fr[3]
+        value_lo = (fr[4] << 8) | fr[5]
+        if reg == 0:
+            if self._count >= 0:  # enumeration / diagnosis: count in arrival order
+                if value_hi == self.chip.CHIP_ID:
+                    self._count += 1
+                elif self._bad_id_pos < 0:
+                    self._bad_id_pos = self._count
+            idx = fr[6] // self.interval  # runtime id check: the address names the chip
+            if idx < self.expected:
+                self.id_state[idx] = 1 if value_hi == self.chip.CHIP_ID else 2
             return
         idx = fr[6] // self.interval
         if idx >= self.expected:
             return
-        self.answered[idx] = 1
+        self.answered[idx] += 1
         if reg == self.chip.REG_HASH_TOTAL:
             self._dtot[idx] = ((value_hi - self._hi[idx]) & 0xFFFF) * 65536 + value_lo - self._lo[idx]
             self._hi[idx] = value_hi
@@ -116,8 +143,8 @@ class Chain:
         self._count = 0
         self._bad_id_pos = -1
         f.read_reg(self.tx7, addr, 0, broadcast)
-        self.uart.write(self.tx7)
-        self._collect()
+        self.send(self.tx7)
+        self.collect()
         return self._count
 
     # ---------------------------------------------------------------- bring-up
@@ -127,15 +154,24 @@ class Chain:
         self.parser.set_frame_len(9)
         self.cur_mhz = self.chip.RESET_MHZ
         self._primed = False
+        for i in range(self.expected):
+            self.freq[i] = 0.0
+            self.ghs[i] = 0.0
+            self.ghs_long[i] = 0.0
+            self.err_rate[i] = 0.0
+        self.health = ChainHealth(self.expected)
+        self.fault_chip = -1
+        self.fault_cause = OK
 
     def bring_up(self, ticket_difficulty=256):
-        """Enumerate, address and initialise the chain. Returns the number of chips found."""
+        """Enumerate, address and initialise the chain (ESP-Miner's BM1370 order).
+        Returns the number of chips that answer correctly."""
         c = self.chip
         self.reset_host_baud()
         for _ in range(3):
             self._write(0, c.REG_VERSION, c.VERSION_MASK)
         self.parser.set_frame_len(11)
-        seen = self._read_id(0, True)
+        self._read_id(0, True)
         self._write(0, c.REG_VERSION, c.VERSION_MASK)
         for reg, value in c.PRE_INACTIVE:
             self._write(0, reg, value)
@@ -143,14 +179,14 @@ class Chain:
         for i in range(self.expected):
             self._send7(f.set_address(self.tx7, i * self.interval))
         self.diagnose()
-        if seen > self.found and self.fault_cause == OK:
-            self.fault_cause = CRC_ERRORS
         for reg, value in c.POST_ADDRESS:
             self._write(0, reg, value)
         self._write(0, c.REG_TICKET_MASK, c.ticket_mask(ticket_difficulty))
         for reg, value in c.POST_TICKET:
             self._write(0, reg, value)
-        for i in range(self.found):
+        for i in range(self.expected):
+            if not self.enabled[i]:
+                continue
             a = i * self.interval
             for reg, value in c.PER_CHIP:
                 self._write(a, reg, value, False)
@@ -158,11 +194,12 @@ class Chain:
         for reg, value in c.FINAL:
             self._write(0, reg, value)
         for i in range(self.expected):
-            self.freq[i] = self.cur_mhz if i < self.found else 0.0
+            self.freq[i] = self.cur_mhz if self.enabled[i] else 0.0
+        self.work.reset(ticket_difficulty)
         return self.found
 
     def diagnose(self):
-        """Per-chip addressed reads: classify every position and locate the first bad chip."""
+        """Per-chip addressed id reads: classify every position, locate the first bad chip."""
         p = self.parser
         found = 0
         first = -1
@@ -173,8 +210,7 @@ class Chain:
             bad_id = False
             for _ in range(_DIAG_TRIES):
                 crc_before = p.crc_errors
-                got = self._read_id(i * self.interval, False)
-                if got:
+                if self._read_id(i * self.interval, False):
                     ok += 1
                 elif self._bad_id_pos >= 0:
                     bad_id = True
@@ -191,18 +227,27 @@ class Chain:
             else:
                 cause = OK
             self.status[i] = cause
+            self.enabled[i] = 1 if (ok or bad_id) else 0  # on the chain: configure it
             if ok:
                 found += 1
             if cause != OK and first < 0:
                 first = i
                 first_cause = cause
         self.found = found
-        self.fault_chip = first
-        self.fault_cause = first_cause
+        self.diag_chip = first
+        self.diag_cause = first_cause
+        self._update_fault(-1, OK)
         return found
 
+    def _update_fault(self, chip, cause):
+        # the first failing position wins: bring-up diagnosis or what the sweeps show now
+        if self.diag_chip >= 0 and (chip < 0 or self.diag_chip <= chip):
+            self.fault_chip, self.fault_cause = self.diag_chip, self.diag_cause
+        else:
+            self.fault_chip, self.fault_cause = chip, cause
+
     def finish_bring_up(self):
-        """After the ramp: hash counting number, then the documented baud raise."""
+        """After the first ramp: hash counting number, then the documented baud raise."""
         c = self.chip
         self._write(0, c.REG_HCN, c.hash_counting_number(self.cur_mhz, self.expected))
         self._write(0, c.REG_UART_BAUD, c.FAST_BAUD_REG)
@@ -210,54 +255,99 @@ class Chain:
         self.clock.sleep_ms(2)
         self.baud = c.FAST_BAUD
         self.uart.init(baudrate=self.baud)
-        self.sweep(self.clock.ticks_ms())  # prime the counters: the first real sweep has a delta
+        self.sweep()  # prime the counters: the first real sweep has a delta
 
     # ---------------------------------------------------------------- frequency
     def write_freq(self, mhz, chip_index=-1):
+        """Program PLL0 (all enabled chips, or one); returns the frequency actually set."""
         s = pll.solve(mhz, self.chip.FB_MIN, self.chip.FB_MAX)
         value = pll.register_value(s[0], s[1], s[2], s[3])
         if chip_index < 0:
             self._write(0, self.chip.REG_PLL0, value)
             self.cur_mhz = s[4]
             for i in range(self.expected):
-                if self.status[i] != NO_RESPONSE:
+                if self.enabled[i]:
                     self.freq[i] = s[4]
         else:
-            self._write(chip_index * self.interval, self.chip.REG_PLL0, value, False)
+            a = chip_index * self.interval
+            self._write(a, self.chip.REG_PLL0, value, False)
+            self._write(a, self.chip.REG_HCN, self.chip.hash_counting_number(s[4], self.expected), False)
             self.freq[chip_index] = s[4]
         return s[4]
 
+    def set_targets(self, mhz, chip_index=-1):
+        for i in range(self.expected):
+            if chip_index < 0 or i == chip_index:
+                self.target[i] = mhz
+
+    def step_toward_targets(self, step):
+        """One ramp step for every chip not at its target. True when all are there.
+        While all chips move together one broadcast write does it; otherwise per chip."""
+        common = -1.0
+        same = True
+        pending = False
+        for i in range(self.expected):
+            if not self.enabled[i]:
+                continue
+            cur = self.freq[i]
+            tgt = self.target[i]
+            if abs(tgt - cur) < 0.01:
+                nxt = cur
+            else:
+                pending = True
+                nxt = tgt if abs(tgt - cur) <= step else (cur + step if tgt > cur else cur - step)
+            if common < 0:
+                common = nxt
+            elif abs(nxt - common) > 0.001:
+                same = False
+        if not pending:
+            return True
+        if same:
+            self.write_freq(common)
+        else:
+            for i in range(self.expected):
+                if not self.enabled[i]:
+                    continue
+                cur = self.freq[i]
+                tgt = self.target[i]
+                if abs(tgt - cur) >= 0.01:
+                    self.write_freq(tgt if abs(tgt - cur) <= step else (cur + step if tgt > cur else cur - step), i)
+        return False
+
     # ---------------------------------------------------------------- telemetry
     def sweep(self, now_ms=0):
-        """Broadcast-read total hash and error counters; update per-chip GH/s and error rate."""
+        """Broadcast reads of the hash and error counters (and every few sweeps the chip ids):
+        per-chip GH/s (short and long average), error rate, and the chain's health verdict."""
         n = self.expected
         for i in range(n):
             self.answered[i] = 0
             self._dtot[i] = 0
             self._derr[i] = 0
+        self.poll()
         self._reading = self.chip.REG_HASH_TOTAL
-        self.uart.write(self._rd_total)
-        self._collect()
+        self.send(self._rd_total)
+        self.collect()
         self._reading = self.chip.REG_ERROR_COUNT
-        self.uart.write(self._rd_err)
-        self._collect()
+        self.send(self._rd_err)
+        self.collect()
         now_ms = self.clock.ticks_ms()  # the time the counters were read, not the step's start
         dt = ticks_diff(now_ms, self._last_sweep)
         self._last_sweep = now_ms
         primed = self._primed
         self._primed = True
-        missing = -1
+        self._sweeps += 1
+        if self._sweeps % _ID_CHECK_EVERY == 0:
+            for i in range(n):
+                self.id_state[i] = 0
+            self._count = -1  # attribute by address, not arrival order
+            self._reading = 0
+            self.send(self._rd_id)
+            self.collect()
+            self.health.observe_ids(self.enabled, self.id_state)
+        if primed:
+            self.health.observe_sweep(self.enabled, self.answered, _SWEEP_READS)
         for i in range(n):
-            if self.status[i] == NO_RESPONSE:
-                continue
-            if not self.answered[i]:
-                if self.miss[i] < 255:
-                    self.miss[i] += 1
-                if self.miss[i] >= _MISS_LIMIT and missing < 0:
-                    missing = i
-                continue
-            self.miss[i] = 0
-            if not primed or dt <= 0:
+            if not self.enabled[i] or self.answered[i] < _SWEEP_READS or not primed or dt <= 0:
                 continue
             tot = self._dtot[i]
             err = self._derr[i]
@@ -265,15 +355,14 @@ class Chain:
                 continue
             ghs = (tot - err) * 4294.967296 / dt  # counts of 2^32 hashes per ms -> GH/s
             er = err / tot
-            self.ghs[i] = ghs if self.ghs[i] == 0.0 else 0.7 * self.ghs[i] + 0.3 * ghs
-            self.err_rate[i] = er if self.err_rate[i] == 0.0 else 0.7 * self.err_rate[i] + 0.3 * er
-        if missing >= 0 and (self.fault_chip < 0 or missing < self.fault_chip):
-            self.fault_chip = missing
-            self.fault_cause = NO_RESPONSE
-        if self.fault_chip < 0:
-            for i in range(n):
-                if self.err_rate[i] > UNSTABLE_ERROR_RATE:
-                    self.fault_chip = i
-                    self.fault_cause = UNSTABLE
-                    break
-        return missing
+            if self.ghs[i] == 0.0:
+                self.ghs[i] = ghs
+                self.ghs_long[i] = ghs
+                self.err_rate[i] = er
+            else:
+                self.ghs[i] = 0.7 * self.ghs[i] + 0.3 * ghs  # ~3 s
+                self.ghs_long[i] = 0.95 * self.ghs_long[i] + 0.05 * ghs  # ~20 s
+                self.err_rate[i] = 0.7 * self.err_rate[i] + 0.3 * er
+        chip, cause = self.health.verdict(self.enabled, self.err_rate)
+        self._update_fault(chip, cause)
+        return chip

@@ -53,6 +53,9 @@ class Module:
         self.target_mhz = self.flim["default"]
         self.vout_target = self.vlim["default"]
         self._t = 0
+        self._t_job = 0
+        self._t_freq = 0
+        self.job_interval = board["timing"].get("job_interval_ms", 250)
         self.vout = 0.0
         self.iout = 0.0
         self.vrm_temp = 0.0
@@ -81,6 +84,7 @@ class Module:
         for i in range(self.chain.expected):
             self.chain.freq[i] = 0.0
             self.chain.ghs[i] = 0.0
+            self.chain.ghs_long[i] = 0.0
         self._enter(state, now, cause)
 
     # ------------------------------------------------------------ the state machine
@@ -102,6 +106,8 @@ class Module:
             self._enumerate(now)
         elif s == RAMPING:
             self._ramp(now)
+        elif s == HASHING:
+            self._hashing(now)
         if self.powered():
             self._guard(now)
 
@@ -155,22 +161,44 @@ class Module:
         if found == 0:
             self.power_off(now, FAULT, "no_chips")
             return
+        if self.chain.fault_cause == NO_RESPONSE:
+            # chips the controller cannot reach stay unconfigured: in series voltage domains
+            # they unbalance the string, so the module is not run (the break stays reported)
+            self.power_off(now, FAULT, "chain:no_response")
+            return
+        self.chain.set_targets(self.clamp(self.target_mhz))
         self._enter(RAMPING, now)
 
+    def clamp(self, mhz):
+        return max(self.flim["min"], min(self.flim["max"], mhz))
+
+    def set_freq(self, mhz, chip=-1):
+        """Per-module or per-chip frequency target; refused outside the board's limits."""
+        if not (self.flim["min"] <= mhz <= self.flim["max"]):
+            raise ValueError("%s MHz outside the board's limits [%s, %s]" % (mhz, self.flim["min"], self.flim["max"]))
+        if chip >= self.chain.expected:
+            raise ValueError("chip %d does not exist (module has %d)" % (chip, self.chain.expected))
+        if chip < 0:
+            self.target_mhz = mhz
+        self.chain.set_targets(mhz, chip)
+
     def _ramp(self, now):
-        c = self.chain
         if ticks_diff(now, self._t) < self.flim["settle_ms"]:
             return
         self._t = now
-        target = max(self.flim["min"], min(self.flim["max"], self.target_mhz))
-        cur = c.cur_mhz
-        step = self.flim["step"]
-        if abs(target - cur) <= step:
-            c.write_freq(target)
-            c.finish_bring_up()
+        if self.chain.step_toward_targets(self.flim["step"]):
+            self.chain.finish_bring_up()
             self._enter(HASHING, now)
-        else:
-            c.write_freq(cur + step if target > cur else cur - step)
+
+    def _hashing(self, now):
+        c = self.chain
+        c.poll()  # nonces
+        if ticks_diff(now, self._t_job) >= self.job_interval:
+            self._t_job = now
+            c.work.send_next()
+        if ticks_diff(now, self._t_freq) >= self.flim["settle_ms"]:
+            self._t_freq = now
+            c.step_toward_targets(self.flim["step"])
 
     # ------------------------------------------------------------ safety and telemetry
     def _guard(self, now):
@@ -204,6 +232,8 @@ class Module:
     def telemetry(self, now):
         if self.state == HASHING:
             self.chain.sweep(now)
+            if self.chain.fault_cause == NO_RESPONSE:
+                self.power_off(now, FAULT, "chain:no_response")
         if self.state != EMPTY:
             self.read_vrm()
             if self.powered() and self.vrm_faults and self.vrm_faults != ["ot_warn"]:

@@ -27,6 +27,7 @@ class Protocol:
             "info": self.op_info,
             "status": self.op_status,
             "events": self.op_events,
+            "set_freq": self.op_set_freq,
         }
 
     def _reply(self, rid, data):
@@ -98,6 +99,25 @@ class Protocol:
                 "heartbeat_timeout_s": lim["heartbeat_timeout_s"],
             },
         }
+
+    def op_set_freq(self, args):
+        """{"mhz": F, "module": M (default all), "chip": I (default all)}: ramped, per chip."""
+        mhz = args.get("mhz")
+        if isinstance(mhz, bool) or not isinstance(mhz, (int, float)):
+            raise ProtocolError("bad_args", "mhz must be a number")
+        mods = self.app.modules
+        m = args.get("module")
+        chip = args.get("chip", -1)
+        if m is not None and (not isinstance(m, int) or not 0 <= m < len(mods)):
+            raise ProtocolError("bad_args", "module must be 0..%d" % (len(mods) - 1))
+        if not isinstance(chip, int) or (chip != -1 and chip < 0):
+            raise ProtocolError("bad_args", "chip must be a chip index")
+        try:
+            for mod in mods if m is None else [mods[m]]:
+                mod.set_freq(float(mhz), chip)
+        except ValueError as e:
+            raise ProtocolError("out_of_range", str(e))
+        return {"mhz": mhz, "module": m, "chip": chip}
 
     def op_events(self, args):
         since = args.get("since", 0)

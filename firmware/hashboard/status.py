@@ -33,7 +33,8 @@ def chain_doc(m):
     return {"module": m.slot, "expected": c.expected,
             "found": c.found if m.state != "empty" else 0, "fault": fault,
             "freq_mhz": _r(c.cur_mhz, 2), "baud": c.baud,
-            "crc_errors": c.parser.crc_errors}
+            "crc_errors": c.parser.crc_errors, "garbage_bytes": c.parser.garbage,
+            "bytes_tx": c.bytes_tx, "bytes_rx": c.bytes_rx, "jobs": c.work.sent}
 
 
 def regulator_doc(m):
@@ -75,8 +76,11 @@ def write(app, out, prefix):
         for i in range(c.expected):
             if c.status[i] == NO_RESPONSE:
                 continue
-            piece = '{"module": %d, "index": %d, "freq_mhz": %s, "temp_c": null, "ghs": %s, "error_rate": %s, "status": "%s"}' % (
-                m.slot, i, _r(c.freq[i], 2), _r(c.ghs[i], 2), _r(c.err_rate[i], 5), CAUSES[c.status[i]])
+            piece = ('{"module": %d, "index": %d, "freq_mhz": %s, "target_mhz": %s, "temp_c": null, '
+                     '"ghs": %s, "ghs_long": %s, "error_rate": %s, "nonces": %d, "hw_errors": %d, '
+                     '"status": "%s"}') % (
+                m.slot, i, _r(c.freq[i], 2), _r(c.target[i], 2), _r(c.ghs[i], 2), _r(c.ghs_long[i], 2),
+                _r(c.err_rate[i], 5), c.work.valid[i], c.work.hw_errors[i], CAUSES[c.status[i]])
             out(piece if first else ", " + piece)
             first = False
     out("]}")

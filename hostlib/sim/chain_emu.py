@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from hashboard import bm13xx, pll
+from hashboard import bm13xx, jobs, ka_headers, pll
 from hashboard.crc import crc5, crc16
 
 from .physics import ModuleModel
@@ -15,6 +15,18 @@ CHIP_ID = 0x1370
 RESET_PLL = pll.register_value(160, 2, 7, 6) & 0x0FFFFFFF  # about 47.6 MHz, PLL not "locked"
 RESET_BAUD_REG = 0x01301A00
 BAUD_TOLERANCE = 0.05
+COUNTER_SPACE = 1 << 25
+# Known-answer work: the emulator "computes" these jobs by lookup (real headers, real nonces)
+KNOWN = {bytes(h[:76]): int.from_bytes(h[76:80], "little") for h in ka_headers.headers()}
+
+
+def ticket_difficulty(mask_reg: int) -> int:
+    """Inverse of the firmware's 0x14 encoding: bytes bit-reversed, mask = difficulty - 1."""
+    mask = 0
+    for shift in (24, 16, 8, 0):
+        b = (mask_reg >> shift) & 0xFF
+        mask |= int(f"{b:08b}"[::-1], 2) << shift
+    return mask + 1
 
 
 def baud_from_reg(value: int) -> float:
@@ -52,7 +64,10 @@ class ChainEmu:
         self.bytes_in = 0
         self.bytes_out = 0
         self.frames_in = 0
-        self.jobs: list[bytes] = []
+        self.jobs: dict[int, bytes] = {}
+        self.latest_job: int | None = None
+        self.nonces_sent = 0
+        self._sim_due = [0.0] * self.n
 
     # ------------------------------------------------------------------ topology
     def reach(self) -> int:
@@ -161,7 +176,7 @@ class ChainEmu:
         cmd = hdr & 0x0F
         broadcast = bool(hdr & 0x10)
         if hdr & 0x60 == 0x20:
-            self.jobs.append(data)
+            self._job(data, reach)
             return
         if cmd == bm13xx.CMD_INACTIVE:
             for c in self.chips[:reach]:
@@ -221,6 +236,70 @@ class ChainEmu:
                 frame[2 + self.rng.randrange(len(frame) - 3)] ^= 0x10  # CRC will fail
         self.bytes_out += len(frame)
         self.tx_queue += self._noisy(bytes(frame))
+
+    # ------------------------------------------------------------------ jobs and nonces
+    def _slice_start(self, i: int, starting_nonce: int) -> int:
+        offset = self.chips[i].regs.get(0x0C, 0)
+        start = (offset & 0xFFFF) << 9 if offset & 0x80000000 else 0
+        return (start + starting_nonce) % COUNTER_SPACE
+
+    def _hashing(self, i: int) -> bool:
+        return self.alive() and self.chips[i].cores_on and i not in self.dead
+
+    def _job(self, payload: bytes, reach: int) -> None:
+        if len(payload) != jobs.JOB_LEN:
+            return
+        job_id = payload[0]
+        self.jobs[job_id] = payload
+        self.latest_job = job_id
+        starting = int.from_bytes(payload[2:6], "little")
+        version = jobs.job_version(payload)
+        header = bytes(jobs.header_from_job(payload, 0, version))
+        nonce = KNOWN.get(header[:76])
+        if nonce is None:
+            return  # unknown work: simulated nonces arrive over time (tick)
+        nonce_be = int.from_bytes(nonce.to_bytes(4, "little"), "big")
+        counter = nonce_be & (COUNTER_SPACE - 1)
+        slice_len = COUNTER_SPACE // self.n
+        for i in range(reach):
+            if not self._hashing(i):
+                continue
+            if (counter - self._slice_start(i, starting)) % COUNTER_SPACE < slice_len:
+                err = self.model.chips[i].err
+                found = nonce
+                if self.rng.random() < err:  # a marginal chip reports a wrong nonce
+                    found ^= 1 << self.rng.randrange(32)
+                self._nonce_reply(i, job_id, found, 0)
+
+    def _nonce_reply(self, i: int, job_id: int, nonce_le: int, version_bits: int) -> None:
+        body = nonce_le.to_bytes(4, "little") + bytes((0, ((job_id << 1) & 0xF0) | self.rng.randrange(16)))
+        body += version_bits.to_bytes(2, "big")
+        frame = bm13xx.make_response(body, 4)
+        self.nonces_sent += 1
+        self.bytes_out += len(frame)
+        self.tx_queue += self._noisy(frame)
+
+    def tick(self, dt: float) -> None:
+        """Unknown jobs: nonces meeting the ticket mask at the rate the good hashrate implies
+        (their values are simulated, so they do not verify by SHA-256d)."""
+        if self.latest_job is None or not self.alive():
+            return
+        payload = self.jobs[self.latest_job]
+        version = jobs.job_version(payload)
+        if bytes(jobs.header_from_job(payload, 0, version))[:76] in KNOWN:
+            return
+        diff = ticket_difficulty(self.chips[0].regs.get(0x14, 0))
+        slice_len = COUNTER_SPACE // self.n
+        for i in range(self.reach()):
+            if not self._hashing(i):
+                continue
+            self._sim_due[i] += self.model.chips[i].ghs * 1e9 * dt / (4294967296.0 * diff)
+            while self._sim_due[i] >= 1.0:
+                self._sim_due[i] -= 1.0
+                counter = (self._slice_start(i, 0) + self.rng.randrange(slice_len)) % COUNTER_SPACE
+                nonce_be = (self.rng.randrange(128) << 25) | counter
+                nonce_le = int.from_bytes(nonce_be.to_bytes(4, "big"), "little")
+                self._nonce_reply(i, self.latest_job, nonce_le, self.rng.randrange(1 << 16))
 
     # ------------------------------------------------------------------ backend side
     def _sync_model(self) -> None:

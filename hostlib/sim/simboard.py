@@ -288,6 +288,7 @@ class SimBoard:
                     continue
                 hw.t_in = self.ambient
                 hw.model.step(h, self.ambient, self.airflow)
+                hw.chain.tick(h)
                 hw.vrm.iout = hw.model.current
                 hw.vrm.temp_c = hw.model.vrm_temp(self.ambient)
             self._sync_power()

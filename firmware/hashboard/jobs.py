@@ -1,0 +1,92 @@
+# BM1366+/BM1370 jobs and nonces: encode the 82-byte job from an 80-byte header, decode nonce
+# responses, rebuild the header the chip hashed and check it with SHA-256d (bm13xx.md sections 1-2).
+import hashlib
+import struct
+
+from .compat import const
+
+JOB_LEN = const(82)
+DIFF1 = 0xFFFF << 208  # pool difficulty 1 target
+
+
+def _reverse_words(src, dst, off):
+    # word order 7..0, bytes inside each word unchanged (EM reverse_32bit_words)
+    for w in range(8):
+        s = (7 - w) * 4
+        dst[off + w * 4 : off + w * 4 + 4] = src[s : s + 4]
+
+
+def job_payload(buf, header, job_id, starting_nonce=0):
+    """Fill buf[0:82] with the BM1370 job for an 80-byte header (its nonce is not sent)."""
+    buf[0] = job_id
+    buf[1] = 1  # num_midstates
+    struct.pack_into("<I", buf, 2, starting_nonce)
+    buf[6:10] = header[72:76]  # nbits
+    buf[10:14] = header[68:72]  # ntime
+    _reverse_words(header[36:68], buf, 14)  # merkle root
+    _reverse_words(header[4:36], buf, 46)  # previous block hash
+    buf[78:82] = header[0:4]  # version
+    return JOB_LEN
+
+
+def header_from_job(payload, nonce_le, version):
+    """Rebuild the 80-byte header a chip hashed from a job payload, its nonce and version."""
+    h = bytearray(80)
+    struct.pack_into("<I", h, 0, version)
+    _reverse_words(payload[46:78], h, 4)
+    _reverse_words(payload[14:46], h, 36)
+    h[68:72] = payload[10:14]
+    h[72:76] = payload[6:10]
+    struct.pack_into("<I", h, 76, nonce_le)
+    return h
+
+
+def job_version(payload):
+    return struct.unpack_from("<I", payload, 78)[0]
+
+
+def decode_nonce(frame):
+    """Fields of an 11-byte BM1370 nonce response.
+
+    Returns (nonce_le, job_id, subcore, version_bits, core, counter): nonce_le is the nonce as
+    the header holds it; job_id is (id & 0xF0) >> 1 as sent in the job; the chip's counter
+    (bits 24-0 of the big-endian nonce) identifies the chip through CHIP_NONCE_OFFSET."""
+    nonce_le = frame[2] | (frame[3] << 8) | (frame[4] << 16) | (frame[5] << 24)
+    rid = frame[7]
+    ver = (frame[8] << 8) | frame[9]
+    core = frame[2] >> 1
+    counter = ((frame[2] & 1) << 24) | (frame[3] << 16) | (frame[4] << 8) | frame[5]
+    return nonce_le, (rid & 0xF0) >> 1, rid & 0x0F, ver, core, counter
+
+
+def slice_start(index, chips):
+    """First counter of a chip's slice: CHIP_NONCE_OFFSET (bm1370.nonce_offset) << 9."""
+    return ((index * 0x10000) // chips) << 9
+
+
+def chip_of_counter(counter, chips):
+    """Chain position whose CHIP_NONCE_OFFSET slice holds this 25-bit counter."""
+    i = (counter * chips) >> 25
+    if i + 1 < chips and counter >= slice_start(i + 1, chips):
+        return i + 1
+    if i > 0 and counter < slice_start(i, chips):
+        return i - 1
+    return i
+
+
+def sha256d(data):
+    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+def hash_value(digest):
+    return int.from_bytes(digest, "little")
+
+
+def difficulty(digest):
+    v = hash_value(digest)
+    return DIFF1 / v if v else float("inf")
+
+
+def meets(digest, ticket_difficulty):
+    """True if the hash meets the ticket difficulty (integer compare, no float on the MCU)."""
+    return hash_value(digest) * ticket_difficulty <= DIFF1
