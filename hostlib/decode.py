@@ -84,7 +84,7 @@ def _response(frame: bytes, offset: int, jobs_seen: dict[int, bytes]) -> dict:
         if payload is not None:
             version = jobs.job_version(payload) | (ver << 13)
             digest = jobs.sha256d(jobs.header_from_job(payload, nonce_le, version))
-            rec.update(version=f"0x{version:08x}", share_difficulty=round(jobs.difficulty(digest), 3),
+            rec.update(version=f"0x{version:08x}", share_difficulty=jobs.difficulty(digest),
                        hash=digest[::-1].hex())
         return rec
     value = bm13xx.reg_value(frame)

@@ -46,10 +46,13 @@ class Chain:
         self._elo = array("H", [0] * n)
         self._dtot = array("i", [0] * n)
         self._derr = array("i", [0] * n)
+        self._t_tot = array("i", [0] * n)  # board ms of each chip's last counter reading:
+        self._t_err = array("i", [0] * n)  # a lost reply must not fold two periods into one
+        self._dt_tot = array("i", [0] * n)
+        self._dt_err = array("i", [0] * n)
         self.health = ChainHealth(n)
         self.work = PatternWork(self)
         self._primed = False
-        self._last_sweep = 0
         self._sweeps = 0
         self.found = 0
         self.diag_chip = -1
@@ -129,14 +132,19 @@ class Chain:
         if idx >= self.expected:
             return
         self.answered[idx] += 1
+        now = self.clock.ticks_ms() & 0x3FFFFFFF
         if reg == self.chip.REG_HASH_TOTAL:
             self._dtot[idx] = ((value_hi - self._hi[idx]) & 0xFFFF) * 65536 + value_lo - self._lo[idx]
             self._hi[idx] = value_hi
             self._lo[idx] = value_lo
+            self._dt_tot[idx] = ticks_diff(now, self._t_tot[idx])
+            self._t_tot[idx] = now
         else:
             self._derr[idx] = ((value_hi - self._ehi[idx]) & 0xFFFF) * 65536 + value_lo - self._elo[idx]
             self._ehi[idx] = value_hi
             self._elo[idx] = value_lo
+            self._dt_err[idx] = ticks_diff(now, self._t_err[idx])
+            self._t_err[idx] = now
 
     def _read_id(self, addr, broadcast):
         self._reading = 0
@@ -330,9 +338,6 @@ class Chain:
         self._reading = self.chip.REG_ERROR_COUNT
         self.send(self._rd_err)
         self.collect()
-        now_ms = self.clock.ticks_ms()  # the time the counters were read, not the step's start
-        dt = ticks_diff(now_ms, self._last_sweep)
-        self._last_sweep = now_ms
         primed = self._primed
         self._primed = True
         self._sweeps += 1
@@ -347,14 +352,17 @@ class Chain:
         if primed:
             self.health.observe_sweep(self.enabled, self.answered, _SWEEP_READS)
         for i in range(n):
-            if not self.enabled[i] or self.answered[i] < _SWEEP_READS or not primed or dt <= 0:
+            if not self.enabled[i] or self.answered[i] < _SWEEP_READS or not primed:
                 continue
             tot = self._dtot[i]
-            err = self._derr[i]
-            if tot <= 0:
+            dtt = self._dt_tot[i]
+            dte = self._dt_err[i]
+            if tot <= 0 or dtt <= 0 or dte <= 0:
                 continue
-            ghs = (tot - err) * 4294.967296 / dt  # counts of 2^32 hashes per ms -> GH/s
-            er = err / tot
+            rate = tot / dtt  # counts of 2^32 hashes per ms
+            erate = self._derr[i] / dte
+            er = min(1.0, erate / rate)
+            ghs = (rate - erate) * 4294.967296  # -> GH/s
             if self.ghs[i] == 0.0:
                 self.ghs[i] = ghs
                 self.ghs_long[i] = ghs

@@ -53,21 +53,29 @@ class ChainHealth:
             if enabled[i] and id_state[i]:
                 self.bad_id[i] = 1 if id_state[i] == 2 else 0
 
-    def verdict(self, enabled, err_rate):
-        """Update and return (chip, cause): the first chip on the chain that is not healthy."""
-        chip, cause = -1, OK
+    def _first(self, enabled, cause, err_rate):
         for i in range(self.n):
             if not enabled[i]:
                 continue
-            if self.miss[i] >= MISS_LIMIT:
-                chip, cause = i, NO_RESPONSE
-            elif self.bad_id[i]:
-                chip, cause = i, BAD_ID
-            elif self.intermittent[i] >= INTERMITTENT_LIMIT:
-                chip, cause = i, CRC_ERRORS
-            elif err_rate[i] > UNSTABLE_ERROR_RATE:
-                chip, cause = i, UNSTABLE
+            if cause == NO_RESPONSE and self.miss[i] >= MISS_LIMIT:
+                return i
+            if cause == BAD_ID and self.bad_id[i]:
+                return i
+            if cause == CRC_ERRORS and self.intermittent[i] >= INTERMITTENT_LIMIT:
+                return i
+            if cause == UNSTABLE and err_rate[i] > UNSTABLE_ERROR_RATE:
+                return i
+        return -1
+
+    def verdict(self, enabled, err_rate):
+        """Update and return (chip, cause): the first failing chip of the most severe kind.
+        Severity first, because a chip that stops answering unbalances its series string and
+        makes healthy chips elsewhere look unstable; the root cause is the one to report."""
+        chip, cause = -1, OK
+        for kind in (NO_RESPONSE, BAD_ID, CRC_ERRORS, UNSTABLE):
+            chip = self._first(enabled, kind, err_rate)
             if chip >= 0:
+                cause = kind
                 break
         if chip >= 0:
             self.chip, self.cause, self._hold = chip, cause, HOLD_SWEEPS

@@ -213,7 +213,9 @@ class SimBoard:
             if f.mode in sets:
                 (sets[f.mode].add if on else sets[f.mode].discard)(f.index)
             else:
-                hw.model.chips[f.index].F_scale = 0.7 if on else 1.0
+                # stable limit pulled to 75 % of the family's typical 660 MHz, whatever its bin
+                chip = hw.model.chips[f.index]
+                chip.F_scale = 495.0 / chip.F if on else 1.0
             ch.on_power_change()
 
     # ---------------------------------------------------------------- wiring
