@@ -165,3 +165,34 @@ def test_hbctl_sim_prints_port_first_and_leaves_no_process(sim_only):
         assert p.wait(timeout=15) == 0
     for pid in children:
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_runtime_chain_faults_on_the_real_interpreter(fresh_board):
+    vb = fresh_board()
+    expected = {1: {"chip": 7, "cause": "crc_errors"}, 3: {"chip": 4, "cause": "no_response"},
+                0: {"chip": 20, "cause": "unstable"}}
+    for spec in ("chip:1.7:flaky", "chip:3.4:dead", "chip:0.20:unstable"):
+        vb.inject(spec)
+    t0 = vb.board_ms()
+    seen = {}
+    while vb.board_ms() - t0 < 10000:
+        st = status(vb.port)
+        seen = {m: st["chains"][m]["fault"] for m in expected}
+        if seen == expected:
+            break
+    assert seen == expected
+    assert st["modules"][2]["state"] == "hashing" and st["chains"][2]["fault"] is None
+    assert st["modules"][3]["state"] == "fault"  # an unreachable chip: the module is not run
+
+
+def test_hbctl_freq_per_chip_and_refusal(fresh_board):
+    vb = fresh_board()
+    r = hbctl("--port", vb.port, "freq", "700")
+    assert r.returncode != 0 and "outside the board's limits" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = hbctl("--port", vb.port, "freq", "450", "--module", "1", "--chip", "3")
+    assert r.returncode == 0, r.stderr
+    vb.wait_board(3)
+    chips = {(c["module"], c["index"]): c for c in status(vb.port)["chips"]}
+    assert chips[(1, 3)]["freq_mhz"] == pytest.approx(450.0)
+    assert chips[(1, 2)]["freq_mhz"] == pytest.approx(525.0)
+    assert vb.sim.modules[1].chain.freq_of(3) == pytest.approx(450.0)

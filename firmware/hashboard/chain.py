@@ -29,6 +29,7 @@ class Chain:
         self._on_frame = self._frame  # bound once: no allocation per frame
         self._reading = 0
         self._count = 0
+        self._got = 0
         self._bad_id_pos = -1
         n = expected
         self.status = bytearray(n)  # bring-up cause per chip (NO_RESPONSE = not on the chain)
@@ -79,12 +80,14 @@ class Chain:
     def _send7(self, n):
         self.send(self.tx7)
 
-    def collect(self, idle_ms=_IDLE_MS):
-        """Read until the line is idle for idle_ms, feeding every byte to the parser."""
+    def collect(self, want=0, idle_ms=_IDLE_MS):
+        """Read until `want` valid frames arrived (0: no count) or the line is idle for idle_ms,
+        feeding every byte to the parser."""
         clk = self.clock
         deadline = ticks_add(clk.ticks_ms(), idle_ms)
         uart = self.uart
         rx = self.rx
+        self._got = 0
         while True:
             n = uart.any()
             if n:
@@ -92,6 +95,8 @@ class Chain:
                 if n:
                     self.bytes_rx += n
                     self.parser.feed(rx, n, self._on_frame)
+                    if want and self._got >= want:
+                        return
                 deadline = ticks_add(clk.ticks_ms(), idle_ms)
             elif ticks_diff(deadline, clk.ticks_ms()) <= 0:
                 return
@@ -116,6 +121,7 @@ class Chain:
         reg = fr[7]
         if reg != self._reading:
             return
+        self._got += 1  # replies to the read in progress (nonces do not count)
         value_hi = (fr[2] << 8) | fr[3]
         value_lo = (fr[4] << 8) | fr[5]
         if reg == 0:
@@ -152,7 +158,7 @@ class Chain:
         self._bad_id_pos = -1
         f.read_reg(self.tx7, addr, 0, broadcast)
         self.send(self.tx7)
-        self.collect()
+        self.collect(0 if broadcast else 1)
         return self._count
 
     # ---------------------------------------------------------------- bring-up
@@ -216,7 +222,7 @@ class Chain:
             ok = 0
             anomalies = 0
             bad_id = False
-            for _ in range(_DIAG_TRIES):
+            for attempt in range(_DIAG_TRIES):
                 crc_before = p.crc_errors
                 if self._read_id(i * self.interval, False):
                     ok += 1
@@ -226,6 +232,8 @@ class Chain:
                     anomalies += 1
                 if p.crc_errors != crc_before:
                     anomalies += 1
+                if attempt == 0 and ok and not anomalies:
+                    break  # a clean first answer needs no repeat
             if bad_id:
                 cause = BAD_ID
             elif ok == 0:
@@ -332,12 +340,15 @@ class Chain:
             self._dtot[i] = 0
             self._derr[i] = 0
         self.poll()
+        live = 0
+        for i in range(n):
+            live += self.enabled[i]
         self._reading = self.chip.REG_HASH_TOTAL
         self.send(self._rd_total)
-        self.collect()
+        self.collect(live)
         self._reading = self.chip.REG_ERROR_COUNT
         self.send(self._rd_err)
-        self.collect()
+        self.collect(live)
         primed = self._primed
         self._primed = True
         self._sweeps += 1
@@ -347,7 +358,7 @@ class Chain:
             self._count = -1  # attribute by address, not arrival order
             self._reading = 0
             self.send(self._rd_id)
-            self.collect()
+            self.collect(live)
             self.health.observe_ids(self.enabled, self.id_state)
         if primed:
             self.health.observe_sweep(self.enabled, self.answered, _SWEEP_READS)

@@ -26,6 +26,7 @@ from .busserver import BusServer
 from .simboard import SimBoard
 
 FLASH_BYTES = 1024 * 1024
+OUT_BUFFER = 256 * 1024
 DEFAULT_HEAP = "192k"
 
 
@@ -66,6 +67,7 @@ class VirtualBoard:
         self._mode = "friendly"
         self._tail = b""
         self._lines = b""
+        self._out = bytearray()
         self.board_state: str | None = None
         self.ready = threading.Event()
 
@@ -163,10 +165,20 @@ class VirtualBoard:
 
     # ------------------------------------------------------------------ serial relay
     def _to_user(self, data: bytes) -> None:
-        try:
-            os.write(self.m_user, data)
-        except BlockingIOError:
-            pass  # nobody reading the port: a USB CDC link drops too
+        """Queue board output for the port; flushed as the reader takes it. Bounded: with
+        nobody reading, the oldest output is dropped (a USB CDC link drops it too)."""
+        self._out += data
+        if len(self._out) > OUT_BUFFER:
+            del self._out[: len(self._out) - OUT_BUFFER]
+        self._flush_user()
+
+    def _flush_user(self) -> None:
+        while self._out:
+            try:
+                n = os.write(self.m_user, self._out)
+            except (BlockingIOError, OSError):
+                return
+            del self._out[:n]
 
     def _watch_events(self, data: bytes) -> None:
         """Follow the firmware's @ev state lines so callers can wait for a settled board."""
@@ -212,9 +224,12 @@ class VirtualBoard:
     def _relay_loop(self) -> None:
         while self._running:
             try:
-                r, _, _ = select.select([self.m_dev, self.m_user], [], [], 0.05)
+                w = [self.m_user] if self._out else []
+                r, wr, _ = select.select([self.m_dev, self.m_user], w, [], 0.05)
             except (OSError, ValueError):
                 return
+            if wr:
+                self._flush_user()
             if self.m_dev in r:
                 try:
                     data = os.read(self.m_dev, 4096)
