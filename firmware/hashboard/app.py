@@ -1,5 +1,5 @@
 # The controller: builds drivers from the board definition and runs the control loop.
-# Hardware and clock are injected (hal.Hardware on a board, emulator-backed in the fast lane).
+# Hardware, clock and settings store are injected (hal on a board, emulators in the fast lane).
 import gc
 import json
 
@@ -7,23 +7,30 @@ from . import bm1370
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
-from .module import EMPTY, HASHING, Module
+from .module import EMPTY, OFF, RUNNING, Module
+from .power import PowerManager
 from .protocol import Protocol
+from .settings import MemoryStore
 
 CHIPS = {"BM1370": bm1370}
 _PRESENT_SAMPLES = 2  # consecutive equal samples before a presence change counts (debounce)
+_BUSY = ("identifying", "powering", "enumerating", "ramping")
+_FAULTY = ("fault", "unidentified", "incompatible")
 
 
 class App:
-    def __init__(self, board, hw, clock, out):
+    def __init__(self, board, hw, clock, out, store=None):
         self.board = board
         self.hw = hw
         self.clock = clock
         self.out = out
+        self.store = store if store is not None else MemoryStore()
         self.events = Events()
         chip = CHIPS[board["chip"]]
-        self.period = board["timing"]["control_period_ms"]
-        self.tele_period = board["timing"]["telemetry_period_ms"]
+        t = board["timing"]
+        lim = board["limits"]
+        self.period = t["control_period_ms"]
+        self.tele_period = t["telemetry_period_ms"]
         self.expander = None
         if "expander" in board:
             e = board["expander"]
@@ -36,8 +43,15 @@ class App:
         self.present = bytearray(n)
         self._pending = bytearray(n)
         self._pending_count = bytearray(n)
+        f = lim["freq_mhz"]
+        nominal = lim.get("nominal_power_w", 330.0 * n)
+        self.power = PowerManager(f["min"], f["max"], f["default"], f["step"], self.period, nominal)
         self.protocol = Protocol(self)
         self.state = "booting"
+        self.settings = self.store.load(board)
+        self.hb_lost = False
+        self.hb_applied = None
+        self.wdt = None
         now = clock.ticks_ms()
         self.boot_ms = now
         self._next = now
@@ -56,8 +70,88 @@ class App:
                 self.exp_ok = False
         for m in self.modules:
             m.reset(True)
-            m.vrm.vout_set = 0.0
+            m.enable(False)
+        s = self.settings
+        if s["power_target_w"] is not None:
+            self.power.set_target(s["power_target_w"])
+        if s["curtailed"]:
+            self._curtail(now, s["curtail_level"], persist=False)
+        wdt_ms = self.board["timing"].get("watchdog_ms")
+        if wdt_ms:
+            self.wdt = self.hw.watchdog(wdt_ms)
         self.emit(now, "boot", None, self.board["name"])
+
+    # ------------------------------------------------------------ events
+    def emit(self, now, kind, module, detail):
+        """Record an event and announce it on the link as an @ev line (hosts may ignore it)."""
+        self.events.add(now, kind, module, detail)
+        self.out('@ev {"seq": %d, "ms": %d, "kind": "%s", "module": %s, "detail": %s}\n' % (
+            self.events.seq, now, kind, "null" if module is None else module, json.dumps(detail)))
+
+    # ------------------------------------------------------------ settings that persist
+    def _save(self):
+        try:
+            self.store.save(self.settings)
+        except OSError:
+            self.emit(self.clock.ticks_ms(), "fault", None, "settings:write_failed")
+
+    def set_power_target(self, watts):
+        self.power.set_target(watts)  # validates (ValueError) before anything is stored
+        self.settings["power_target_w"] = self.power.target_w
+        self.settings["curtailed"] = False
+        self._save()
+        self.emit(self.clock.ticks_ms(), "power", None, "target %s W" % watts)
+
+    def _curtail(self, now, level, persist=True):
+        self.power.curtail(level)
+        for m in self.modules:
+            m.curtail(now, level == 0)
+        if persist:
+            self.settings["curtailed"] = True
+            self.settings["curtail_level"] = level
+            self._save()
+        self.emit(now, "curtail", None, "level %d%%" % level)
+
+    def curtail(self, level):
+        self._curtail(self.clock.ticks_ms(), level)
+
+    def resume(self):
+        now = self.clock.ticks_ms()
+        self.power.resume()
+        self.hb_lost = False
+        for m in self.modules:
+            m.curtail(now, False)
+            if m.state == OFF and m.cause in ("heartbeat", "cleared"):
+                m.restart(now)
+        self.settings["curtailed"] = False
+        self._save()
+        self.emit(now, "resume", None, "target %s" % self.power.target_w)
+
+    def arm_heartbeat(self, policy, timeout_s):
+        self.settings["heartbeat"] = None if policy is None else {"policy": policy, "timeout_s": timeout_s}
+        self._save()
+
+    def host_seen(self, now):
+        if self.hb_lost:
+            self.hb_lost = False
+            self.emit(now, "heartbeat", None, "restored after %s" % self.hb_applied)
+
+    def _check_heartbeat(self, now):
+        hb = self.settings["heartbeat"]
+        last = self.protocol.last_seen_ms
+        if hb is None or self.hb_lost or last is None:
+            return
+        if ticks_diff(now, last) < hb["timeout_s"] * 1000:
+            return
+        self.hb_lost = True
+        self.hb_applied = hb["policy"]
+        self.emit(now, "heartbeat", None, "lost: " + hb["policy"])
+        if hb["policy"] == "curtail":
+            self._curtail(now, 0, persist=False)
+        elif hb["policy"] == "off":
+            for m in self.modules:
+                if m.powered():
+                    m.power_off(now, OFF, "heartbeat")
 
     # ------------------------------------------------------------ presence (debounced)
     def _sample_presence(self):
@@ -108,9 +202,20 @@ class App:
 
     def control_step(self, now):
         self.ticks += 1
+        if self.wdt is not None:
+            self.wdt.feed()
         self._update_presence()
         for i, m in enumerate(self.modules):
             m.step(now, self.present[i])
+            m.check_vrm(now)
+        p = self.power_w()
+        cap = self.power.step_cap(p, now)
+        at_default = all(m.state == "hashing" and abs(m.chain.cur_mhz - m.flim["default"]) < 0.5
+                         for m in self.modules if m.state != EMPTY)
+        self.power.observe_full(p, at_default)
+        for m in self.modules:
+            m.power_cap = cap
+        self._check_heartbeat(now)
         if ticks_diff(now, self._next_tele) >= 0:
             self._next_tele = ticks_add(now, self.tele_period)
             for m in self.modules:
@@ -122,31 +227,20 @@ class App:
             self.emit(now, "state", None, state)
 
     def _board_state(self):
-        busy = False
-        hashing = False
-        fault = False
-        for m in self.modules:
-            if m.state == HASHING:
-                hashing = True
-            elif m.state in ("identifying", "powering", "enumerating", "ramping"):
-                busy = True
-            elif m.state in ("fault", "unidentified", "incompatible"):
-                fault = True
-        if busy and not hashing:
+        states = [m.state for m in self.modules]
+        if self.power.curtailed:
+            return "curtailed"
+        if any(s in _BUSY for s in states) and not any(s in RUNNING for s in states):
             return "booting"
-        if hashing:
+        if "throttled" in states:
+            return "throttled"
+        if "hashing" in states:
             return "hashing"
-        if fault:
+        if any(s in _FAULTY for s in states):
             return "fault"
-        if all(m.state == EMPTY for m in self.modules) and ticks_diff(self.clock.ticks_ms(), self.boot_ms) < 2000:
+        if all(s == EMPTY for s in states) and ticks_diff(self.clock.ticks_ms(), self.boot_ms) < 2000:
             return "booting"
         return "off"
-
-    def emit(self, now, kind, module, detail):
-        """Record an event and announce it on the link as an @ev line (hosts may ignore it)."""
-        self.events.add(now, kind, module, detail)
-        self.out('@ev {"seq": %d, "ms": %d, "kind": "%s", "module": %s, "detail": %s}\n' % (
-            self.events.seq, now, kind, "null" if module is None else module, json.dumps(detail)))
 
     def power_w(self):
         p = 0.0

@@ -296,8 +296,8 @@ class Chain:
             if chip_index < 0 or i == chip_index:
                 self.target[i] = mhz
 
-    def step_toward_targets(self, step):
-        """One ramp step for every chip not at its target. True when all are there.
+    def step_toward_targets(self, step, cap=10000.0):
+        """One ramp step for every chip not at min(its target, cap). True when all are there.
         While all chips move together one broadcast write does it; otherwise per chip."""
         common = -1.0
         same = True
@@ -306,7 +306,7 @@ class Chain:
             if not self.enabled[i]:
                 continue
             cur = self.freq[i]
-            tgt = self.target[i]
+            tgt = min(self.target[i], cap)
             if abs(tgt - cur) < 0.01:
                 nxt = cur
             else:
@@ -325,7 +325,7 @@ class Chain:
                 if not self.enabled[i]:
                     continue
                 cur = self.freq[i]
-                tgt = self.target[i]
+                tgt = min(self.target[i], cap)
                 if abs(tgt - cur) >= 0.01:
                     self.write_freq(tgt if abs(tgt - cur) <= step else (cur + step if tgt > cur else cur - step), i)
         return False

@@ -1,7 +1,7 @@
 # Bounded event log with board timestamps; the host reads it with the "events" op.
 from .compat import const
 
-_CAP = const(64)
+_CAP = const(40)
 
 
 class Events:

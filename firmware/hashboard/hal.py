@@ -52,3 +52,13 @@ class Hardware(HardwareBase):
 
     def watchdog(self, timeout_ms):
         return machine.WDT(timeout=timeout_ms)
+
+
+def keep_fed(wdt, period_ms=1000):
+    """After a safe shutdown (Ctrl-C to the REPL), keep a running watchdog fed from a timer so
+    the REPL stays usable: everything is already off, so there is nothing left to protect."""
+    if wdt is None:
+        return None
+    t = machine.Timer(-1)
+    t.init(period=period_ms, mode=machine.Timer.PERIODIC, callback=lambda _t: wdt.feed())
+    return t

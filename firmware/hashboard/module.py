@@ -1,6 +1,6 @@
 # One hashing module in one slot: identity, regulator, chain and sensors, stepped by the
 # control loop. States follow the status document (interfaces.md).
-from . import identity
+from . import identity, thermal
 from .chain import NO_RESPONSE, Chain
 from .compat import const, ticks_diff
 from .tps546 import TPS546
@@ -11,15 +11,19 @@ POWERING = "powering"
 ENUMERATING = "enumerating"
 RAMPING = "ramping"
 HASHING = "hashing"
+THROTTLED = "throttled"
 OFF = "off"
 FAULT = "fault"
 UNIDENTIFIED = "unidentified"
 INCOMPATIBLE = "incompatible"
+RUNNING = (HASHING, THROTTLED)
+POWERED = (POWERING, ENUMERATING, RAMPING, HASHING, THROTTLED)
 
 _PGOOD_WAIT_MS = const(30)
 _RESET_MS = const(100)
-_STEP_TIMEOUT_MS = const(2000)
-_BAD_SENSOR_LIMIT = const(3)
+_BAD_SENSOR_LIMIT = const(3)  # consecutive unreadable samples before the sensor counts as failed
+_STUCK_READS = const(60)  # identical readings in a row (6 s) while powered: a frozen sensor
+_CURTAIL_STEP_MHZ = 125.0  # quick ramp-down before cutting power
 
 
 class Module:
@@ -44,18 +48,33 @@ class Module:
         self.enable = hw.enable_line(slot, slot_cfg)
         self.chain = Chain(hw.uart(slot_cfg["uart"], chip.SLOW_BAUD), chip, board["module"]["chips"], clock)
         self.sensors = [hw.sensor(s) for s in slot_cfg["sensors"]]
-        self.temps = [None] * len(self.sensors)
-        self._bad = bytearray(len(self.sensors))
+        ns = len(self.sensors)
+        self.temps = [None] * ns
+        self.sensor_err = [""] * ns  # "" = healthy, else why it failed
+        self._bad = bytearray(ns)
+        self._same = bytearray(ns)
+        self._last = [None] * ns
+        nf = int((self.flim["max"] - self.flim["min"]) / self.flim["step"] + 0.5)
+        nv = int((self.vlim["default"] - self.vlim["min"]) / self.vlim["step"] + 0.5)
+        self._nf = nf
+        t = board["timing"]
+        self.thermal = thermal.ThermalPolicy(
+            self.tlim["target_c"], self.tlim["hot_c"], self.tlim["dangerous_c"],
+            self.tlim["hysteresis_c"], nf + nv, t.get("thermal_period_ms", 1000),
+            t.get("thermal_release_ms", 5000), t.get("cooldown_ms", 30000), t.get("thermal_retries", 3))
         self.state = EMPTY
         self.cause = None
         self.serial = None
         self.ident = None
         self.target_mhz = self.flim["default"]
-        self.vout_target = self.vlim["default"]
+        self.vout_user = self.vlim["default"]
+        self.power_cap = self.flim["max"]
+        self.curtail_off = False
         self._t = 0
         self._t_job = 0
         self._t_freq = 0
-        self.job_interval = board["timing"].get("job_interval_ms", 250)
+        self._t_curtail = 0
+        self.job_interval = t.get("job_interval_ms", 250)
         self.vout = 0.0
         self.iout = 0.0
         self.vrm_temp = 0.0
@@ -64,7 +83,7 @@ class Module:
 
     # ------------------------------------------------------------ helpers
     def powered(self):
-        return self.state in (POWERING, ENUMERATING, RAMPING, HASHING)
+        return self.state in POWERED
 
     def _enter(self, state, now, cause=None):
         self.state = state
@@ -80,12 +99,26 @@ class Module:
         except OSError:
             pass  # a regulator that does not answer cannot be commanded; report it
         self.reset(True)
-        self.chain.found = 0 if state == EMPTY else self.chain.found
+        if state == EMPTY:
+            self.chain.found = 0
         for i in range(self.chain.expected):
             self.chain.freq[i] = 0.0
             self.chain.ghs[i] = 0.0
             self.chain.ghs_long[i] = 0.0
+        self.vout = self.iout = 0.0
         self._enter(state, now, cause)
+
+    def freq_cap(self):
+        """Highest frequency any chip may run now: thermal throttle, power target, board max."""
+        t = self.target_mhz - self.flim["step"] * min(self.thermal.level, self._nf)
+        return max(self.flim["min"], min(self.flim["max"], t, self.power_cap))
+
+    def vout_goal(self):
+        """Voltage to hold now: the module's own, lowered by thermal levels past the frequency
+        floor, never outside the board's envelope."""
+        extra = self.thermal.level - int((self.target_mhz - self.flim["min"]) / self.flim["step"] + 0.5)
+        v = self.vout_user - (self.vlim["step"] * extra if extra > 0 else 0.0)
+        return max(self.vlim["min"], min(self.vlim["max"], v))
 
     # ------------------------------------------------------------ the state machine
     def step(self, now, present):
@@ -106,10 +139,14 @@ class Module:
             self._enumerate(now)
         elif s == RAMPING:
             self._ramp(now)
-        elif s == HASHING:
-            self._hashing(now)
-        if self.powered():
-            self._guard(now)
+        elif s in RUNNING:
+            self._run(now)
+        self._guard(now)
+
+    def restart(self, now):
+        """From off/fault back through identification (resume, thermal recovery, host clear)."""
+        if self.state in (OFF, FAULT):
+            self._enter(IDENTIFYING, now)
 
     def _identify(self, now):
         if self.eeprom_addr is None:
@@ -129,13 +166,16 @@ class Module:
             if not (self.vlim["min"] <= v <= self.vlim["max"]):
                 self.power_off(now, INCOMPATIBLE, "vout")
                 return
-            self.vout_target = v
+            self.vout_user = v
+        if self.curtail_off:
+            self.power_off(now, OFF, "curtailed")
+            return
         self.reset(True)
         self.enable(True)
         try:
-            self.vrm.init(self.vout_target)
-            self.vrm.set_vout(self.vout_target)
-        except (OSError, ValueError) as e:
+            self.vrm.init(self.vout_goal())
+            self.vrm.set_vout(self.vout_goal())
+        except (OSError, ValueError):
             self.power_off(now, FAULT, "vrm")
             return
         self._enter(POWERING, now)
@@ -166,11 +206,8 @@ class Module:
             # they unbalance the string, so the module is not run (the break stays reported)
             self.power_off(now, FAULT, "chain:no_response")
             return
-        self.chain.set_targets(self.clamp(self.target_mhz))
+        self.chain.set_targets(self.target_mhz)
         self._enter(RAMPING, now)
-
-    def clamp(self, mhz):
-        return max(self.flim["min"], min(self.flim["max"], mhz))
 
     def set_freq(self, mhz, chip=-1):
         """Per-module or per-chip frequency target; refused outside the board's limits."""
@@ -182,41 +219,124 @@ class Module:
             self.target_mhz = mhz
         self.chain.set_targets(mhz, chip)
 
+    def set_vout(self, volts):
+        """Module voltage (string volts); refused outside the board's and regulator's envelope."""
+        if not (self.vlim["min"] <= volts <= self.vlim["max"]):
+            raise ValueError("%s V outside the board's limits [%s, %s]" % (volts, self.vlim["min"], self.vlim["max"]))
+        self.vout_user = volts
+
     def _ramp(self, now):
         if ticks_diff(now, self._t) < self.flim["settle_ms"]:
             return
         self._t = now
-        if self.chain.step_toward_targets(self.flim["step"]):
+        if self.chain.step_toward_targets(self.flim["step"], self.freq_cap()):
             self.chain.finish_bring_up()
             self._enter(HASHING, now)
 
-    def _hashing(self, now):
+    def _run(self, now):
         c = self.chain
         c.poll()  # nonces
+        if self.curtail_off:
+            # quick ramp down, then the regulator off
+            if c.cur_mhz <= self.flim["min"] + 0.5 or ticks_diff(now, self._t_curtail) >= 600:
+                self.power_off(now, OFF, "curtailed")
+                return
+            c.step_toward_targets(_CURTAIL_STEP_MHZ, self.flim["min"])
+            return
         if ticks_diff(now, self._t_job) >= self.job_interval:
             self._t_job = now
             c.work.send_next()
         if ticks_diff(now, self._t_freq) >= self.flim["settle_ms"]:
             self._t_freq = now
-            c.step_toward_targets(self.flim["step"])
+            c.step_toward_targets(self.flim["step"], self.freq_cap())
+        self._ramp_vout()
+        want = THROTTLED if self.thermal.level else HASHING
+        if want != self.state:
+            self._enter(want, now, "thermal" if want == THROTTLED else None)
+
+    def _ramp_vout(self):
+        """Voltage changes move one board step per control period, never outside the envelope."""
+        goal = self.vout_goal()
+        cur = self.vrm.vout_set
+        if cur <= 0 or abs(goal - cur) < 1e-6:
+            return
+        step = self.vlim["step"]
+        nxt = goal if abs(goal - cur) <= step else (cur + step if goal > cur else cur - step)
+        try:
+            self.vrm.set_vout(nxt)
+        except (OSError, ValueError):
+            pass  # reported by telemetry (nack/fault); never written outside limits
+
+    def curtail(self, now, off):
+        self.curtail_off = off
+        self._t_curtail = now
+        if not off and self.state == OFF and self.cause == "curtailed":
+            self._enter(IDENTIFYING, now)
 
     # ------------------------------------------------------------ safety and telemetry
-    def _guard(self, now):
-        """Every control period: read sensors; dangerous or unreadable for long -> off."""
-        dangerous = self.tlim["dangerous_c"]
+    def read_sensors(self):
+        """Read every sensor; returns (hottest valid reading or None, all sensors healthy)."""
+        hottest = None
+        ok = True
         for i, s in enumerate(self.sensors):
             t = s.read()
-            self.temps[i] = t
+            err = s.error
             if t is None:
                 self._bad[i] = min(255, self._bad[i] + 1)
-                if self._bad[i] >= _BAD_SENSOR_LIMIT:
-                    self.power_off(now, FAULT, "sensor:" + s.name + ":" + (s.error or "bad"))
-                    return
+                self._same[i] = 0
             else:
                 self._bad[i] = 0
-                if t >= dangerous:
-                    self.power_off(now, FAULT, "dangerous:" + s.name)
-                    return
+                if t == self._last[i] and self.state in RUNNING:
+                    self._same[i] = min(255, self._same[i] + 1)
+                else:
+                    self._same[i] = 0
+                self._last[i] = t
+            if self._same[i] >= _STUCK_READS:
+                err = "stuck"
+                t = None
+            self.temps[i] = t
+            failed = (self._bad[i] >= _BAD_SENSOR_LIMIT) or err == "stuck"
+            self.sensor_err[i] = (err or "unreadable") if failed else ""
+            if failed:
+                ok = False
+            elif t is not None and (hottest is None or t > hottest):
+                hottest = t
+        return hottest, ok
+
+    def _guard(self, now):
+        """Every control period: the thermal policy sees fresh readings and acts at once."""
+        if self.state in (EMPTY, IDENTIFYING, UNIDENTIFIED, INCOMPATIBLE):
+            return
+        hottest, ok = self.read_sensors()
+        act = self.thermal.decide(hottest, ok, now)
+        if act == thermal.OFF:
+            if self.powered():
+                bad = ""
+                for i, s in enumerate(self.sensors):
+                    if self.sensor_err[i]:
+                        bad = ":" + s.name + ":" + self.sensor_err[i]
+                        break
+                cause = str(self.thermal.cause) + bad
+                if self.thermal.state == thermal.LATCHED:
+                    cause += ":latched"
+                self.emit(now, "shutdown", self.slot, cause)
+                self.power_off(now, FAULT, cause)
+        elif act == thermal.RESTART:
+            self.emit(now, "recover", self.slot, "retry %d" % self.thermal.retries)
+            self.restart(now)
+        elif act in (thermal.DOWN, thermal.UP):
+            self.emit(now, "throttle", self.slot, "level %d (%s)" % (self.thermal.level, hottest))
+
+    def clear_fault(self, now):
+        """Host acknowledgement: clear a latched thermal fault and regulator faults."""
+        self.thermal.clear()
+        try:
+            self.vrm.clear_faults()
+        except OSError:
+            pass
+        self.vrm_faults = []
+        if self.state == FAULT:
+            self.power_off(now, OFF, "cleared")
 
     def read_vrm(self):
         try:
@@ -229,15 +349,20 @@ class Module:
             self.vrm_ok = False
             self.vrm_faults = ["nack"]
 
+    def check_vrm(self, now):
+        """Regulator telemetry every control period: its own trips and NACKs power us off."""
+        if self.state == EMPTY:
+            return
+        self.read_vrm()
+        if self.powered() and self.vrm_faults and self.vrm_faults != ["ot_warn"]:
+            self.emit(now, "fault", self.slot, "vrm:" + self.vrm_faults[0])
+            self.power_off(now, FAULT, "vrm:" + self.vrm_faults[0])
+
     def telemetry(self, now):
-        if self.state == HASHING:
+        if self.state in RUNNING and not self.curtail_off:
             self.chain.sweep(now)
             if self.chain.fault_cause == NO_RESPONSE:
                 self.power_off(now, FAULT, "chain:no_response")
-        if self.state != EMPTY:
-            self.read_vrm()
-            if self.powered() and self.vrm_faults and self.vrm_faults != ["ot_warn"]:
-                self.power_off(now, FAULT, "vrm:" + self.vrm_faults[0])
 
     def ghs(self):
         g = 0.0

@@ -28,6 +28,12 @@ class Protocol:
             "status": self.op_status,
             "events": self.op_events,
             "set_freq": self.op_set_freq,
+            "set_vout": self.op_set_vout,
+            "power": self.op_power,
+            "curtail": self.op_curtail,
+            "resume": self.op_resume,
+            "heartbeat": self.op_heartbeat,
+            "clear": self.op_clear,
         }
 
     def _reply(self, rid, data):
@@ -64,6 +70,7 @@ class Protocol:
             if not isinstance(op, str) or op not in self.ops:
                 raise ProtocolError("unknown_op", "unknown op %s" % (op,))
             self.last_seen_ms = self.app.clock.ticks_ms()
+            self.app.host_seen(self.last_seen_ms)
             args = req.get("args", {})
             if not isinstance(args, dict):
                 raise ProtocolError("bad_args", "args must be a JSON object")
@@ -102,22 +109,84 @@ class Protocol:
 
     def op_set_freq(self, args):
         """{"mhz": F, "module": M (default all), "chip": I (default all)}: ramped, per chip."""
-        mhz = args.get("mhz")
-        if isinstance(mhz, bool) or not isinstance(mhz, (int, float)):
-            raise ProtocolError("bad_args", "mhz must be a number")
-        mods = self.app.modules
+        mhz = self._number(args, "mhz")
         m = args.get("module")
+        mods = self._module_arg(args)
         chip = args.get("chip", -1)
-        if m is not None and (not isinstance(m, int) or not 0 <= m < len(mods)):
-            raise ProtocolError("bad_args", "module must be 0..%d" % (len(mods) - 1))
-        if not isinstance(chip, int) or (chip != -1 and chip < 0):
+        if isinstance(chip, bool) or not isinstance(chip, int) or (chip != -1 and chip < 0):
             raise ProtocolError("bad_args", "chip must be a chip index")
         try:
-            for mod in mods if m is None else [mods[m]]:
+            for mod in mods:
                 mod.set_freq(float(mhz), chip)
         except ValueError as e:
             raise ProtocolError("out_of_range", str(e))
         return {"mhz": mhz, "module": m, "chip": chip}
+
+    def _module_arg(self, args, required=False):
+        mods = self.app.modules
+        m = args.get("module")
+        if m is None and not required:
+            return mods
+        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < len(mods):
+            raise ProtocolError("bad_args", "module must be 0..%d" % (len(mods) - 1))
+        return [mods[m]]
+
+    def _number(self, args, key):
+        v = args.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ProtocolError("bad_args", "%s must be a number" % key)
+        return v
+
+    def op_set_vout(self, args):
+        """{"volts": V, "module": M (default all)}: string voltage, ramped in the board's step."""
+        volts = self._number(args, "volts")
+        mods = self._module_arg(args)
+        try:
+            for m in mods:
+                m.set_vout(float(volts))
+        except ValueError as e:
+            raise ProtocolError("out_of_range", str(e))
+        return {"volts": volts}
+
+    def op_power(self, args):
+        """{"target_w": W or null}: hold the board at W by frequency steps (null: no target)."""
+        w = args.get("target_w")
+        try:
+            self.app.set_power_target(None if w is None else w)
+        except ValueError as e:
+            raise ProtocolError("out_of_range", str(e))
+        return {"target_w": self.app.power.target_w}
+
+    def op_curtail(self, args):
+        """{"level": percent of full power, default 0 = modules off}; persists across resets."""
+        level = args.get("level", 0)
+        try:
+            self.app.curtail(level)
+        except ValueError as e:
+            raise ProtocolError("out_of_range", str(e))
+        return {"level": level}
+
+    def op_resume(self, args):
+        self.app.resume()
+        return {"target_w": self.app.power.target_w}
+
+    def op_heartbeat(self, args):
+        """{"policy": hold|curtail|off|null, "timeout_s": s}: arm (or disarm) the host contract."""
+        policy = args.get("policy", self.app.board["limits"]["heartbeat_policy"])
+        if policy is not None and policy not in ("hold", "curtail", "off"):
+            raise ProtocolError("bad_args", "policy must be hold, curtail, off or null")
+        t = args.get("timeout_s", self.app.board["limits"]["heartbeat_timeout_s"])
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 1 <= t <= 3600:
+            raise ProtocolError("out_of_range", "timeout_s must be 1..3600")
+        self.app.arm_heartbeat(policy, t)
+        return {"policy": policy, "timeout_s": t}
+
+    def op_clear(self, args):
+        """Acknowledge latched faults (thermal lockout, regulator faults) on one or all modules."""
+        now = self.app.clock.ticks_ms()
+        for m in self._module_arg(args):
+            m.clear_fault(now)
+        return {"cleared": True}
 
     def op_events(self, args):
         since = args.get("since", 0)

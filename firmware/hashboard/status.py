@@ -1,9 +1,11 @@
 # Status document (interfaces.md), written in pieces so a 96-chip board never needs one big string.
+import gc
 import json
 import sys
 
 from . import VERSION
 from .chain import CAUSES, NO_RESPONSE
+from .thermal import STATES
 
 _POWERED = ("powering", "enumerating", "ramping", "hashing")
 
@@ -22,7 +24,10 @@ def module_doc(m):
             "serial": m.serial, "cause": m.cause,
             "chips": m.chain.found if m.state != "empty" else 0,
             "ghs": _r(m.ghs(), 1), "power_w": _r(m.vout * m.iout, 2),
-            "temp_c": _r(max([t for t in m.temps if t is not None], default=None), 2)}
+            "temp_c": _r(max([t for t in m.temps if t is not None], default=None), 2),
+            "thermal": {"state": STATES[m.thermal.state], "level": m.thermal.level,
+                        "retries": m.thermal.retries, "cause": m.thermal.cause},
+            "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal())}
 
 
 def chain_doc(m):
@@ -47,26 +52,43 @@ def temps_docs(m):
     out = []
     for i, s in enumerate(m.sensors):
         t = m.temps[i]
+        err = m.sensor_err[i]
         out.append({"name": s.name, "module": m.slot, "celsius": _r(t, 2),
-                    "ok": t is not None, "error": s.error})
+                    "ok": t is not None and not err, "error": err or None})
     return out
 
 
 def write(app, out, prefix):
     """Stream the status document as prefix + JSON + newline through out(str)."""
+    gc.collect()  # start from the largest free blocks: the pieces below are a few KB each
     mods = app.modules
     head = {"board": app.board["name"], "state": app.state,
             "firmware": {"version": VERSION}, "runtime": runtime(),
             "uptime_ms": app.clock.ticks_ms() - app.boot_ms, "power_w": _r(app.power_w(), 2),
-            "heap": {"total": app.heap_total, "peak": app.heap_peak}}
-    out(prefix + json.dumps(head)[:-1])
-    out(', "modules": ' + json.dumps([module_doc(m) for m in mods]))
-    out(', "chains": ' + json.dumps([chain_doc(m) for m in mods]))
-    out(', "regulators": ' + json.dumps([regulator_doc(m) for m in mods]))
-    temps = []
+            "heap": {"total": app.heap_total, "peak": app.heap_peak},
+            "power": {"target_w": app.power.target_w, "curtailed": app.power.curtailed,
+                      "curtail_level": app.power.level, "cap_mhz": app.power.cap,
+                      "full_w": _r(app.power.full_w, 1)},
+            "heartbeat": {"armed": app.settings["heartbeat"], "lost": app.hb_lost,
+                          "applied": app.hb_applied}}
+    out(prefix)
+    out(json.dumps(head)[:-1])
+    del head  # free it before the per-item pieces
+    for key, doc in (("modules", module_doc), ("chains", chain_doc), ("regulators", regulator_doc)):
+        out(', "%s": [' % key)
+        for i, m in enumerate(mods):  # one small document at a time: no large allocation
+            if i:
+                out(", ")
+            out(json.dumps(doc(m)))
+        out("]")
+    out(', "temps": [')
+    first = True
     for m in mods:
-        temps.extend(temps_docs(m))
-    out(', "temps": ' + json.dumps(temps))
+        for t in temps_docs(m):
+            out(json.dumps(t) if first else ", " + json.dumps(t))
+            first = False
+    out("]")
+    gc.collect()
     out(', "chips": [')
     first = True
     for m in mods:

@@ -115,6 +115,16 @@ class EmuHardware(HardwareBase):
         self.uarts.append(u)
         return u
 
+    def watchdog(self, timeout_ms):
+        sim = self.sim
+
+        class _Wdt:
+            def feed(self_inner):
+                sim.wdt_fed_ms = sim.clock.now_ms()
+
+        sim.wdt_timeout_ms = timeout_ms
+        return _Wdt()
+
     def pin_out(self, pin):
         p = EmuPin(self.sim, pin)
         p.value(0)

@@ -163,6 +163,44 @@ class WDT:
         simbus.call(_OP_WDT_FEED, 0, b"")
 
 
+class Timer:
+    """Software timer on a thread (the unix port has no hardware timers)."""
+
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kw):
+        self._run = False
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=1000, callback=None, freq=None):
+        import _thread
+
+        self._run = True
+        self._period = period
+        self._cb = callback
+        self._mode = mode
+        _thread.start_new_thread(self._loop, ())
+
+    def _loop(self):
+        import time
+
+        while self._run:
+            time.sleep_ms(self._period)
+            if not self._run:
+                return
+            try:
+                self._cb(self)
+            except Exception:  # noqa: BLE001 - a timer callback must not kill the thread silently
+                pass
+            if self._mode == self.ONE_SHOT:
+                return
+
+    def deinit(self):
+        self._run = False
+
+
 def reset():
     simbus.call(_OP_RESET, 0, b"")
     sys.exit(0)

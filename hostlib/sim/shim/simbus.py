@@ -20,29 +20,43 @@ def connect():
     _s = s
 
 
-def _read_exact(mv):
-    got = 0
-    n = len(mv)
-    while got < n:
-        k = _s.readinto(mv[got:])
-        if not k:
-            raise OSError(104)  # the board's emulated hardware went away
-        got += k
+def _read_into(mv, got):
+    k = _s.readinto(mv[got:])
+    if not k:
+        raise OSError(104)  # the board's emulated hardware went away
+    return got + k
 
 
 def call(op, ch, payload):
+    """One bus transaction. Like a hardware peripheral it completes even if Ctrl-C arrives in
+    the middle (the KeyboardInterrupt is raised afterwards), so the link never desynchronises."""
     n = len(payload)
     _hdr[0] = op
     _hdr[1] = ch
     _hdr[2] = n & 0xFF
     _hdr[3] = n >> 8
-    _s.write(_hdr)
-    if n:
-        _s.write(payload)
-    _read_exact(memoryview(_st))
-    length = _st[1] | (_st[2] << 8)
-    if length:
-        _read_exact(rmv[0:length])
+    msg = bytes(_hdr) + bytes(payload)
+    sent = 0
+    got = 0
+    length = -1
+    body = 0
+    interrupted = False
+    st = memoryview(_st)
+    while True:
+        try:
+            while sent < len(msg):
+                sent += _s.write(msg[sent:])
+            while got < 3:
+                got = _read_into(st, got)
+            if length < 0:
+                length = _st[1] | (_st[2] << 8)
+            while body < length:
+                body = _read_into(rmv[0:length], body)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
     if _st[0]:
         raise OSError(_st[0])
     return length

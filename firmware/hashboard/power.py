@@ -1,0 +1,71 @@
+# Board-level power: an optional power target (W) held by a board-wide frequency cap, and
+# curtailment (to a percentage of full power, or off). Pure stepping logic: the app feeds it
+# measured power and now_ms; it returns the cap every module applies.
+from .compat import ticks_diff
+
+TOLERANCE = 0.03  # hold the target within +-3 % (one frequency step is ~2.4 % of power)
+
+
+class PowerManager:
+    def __init__(self, fmin, fmax, fdefault, step, period_ms, nominal_w):
+        self.fmin = fmin
+        self.fmax = fmax
+        self.fdefault = fdefault
+        self.step = step
+        self.period_ms = period_ms
+        self.nominal_w = nominal_w  # full power at the default frequency, until measured
+        self.full_w = None
+        self.target_w = None
+        self.curtailed = False
+        self.level = 0
+        self.cap = fdefault
+        self._t = None
+
+    def validate_target(self, watts):
+        if isinstance(watts, bool) or not isinstance(watts, (int, float)):
+            raise ValueError("power target must be a number of watts")
+        hi = self.nominal_w * 1.2
+        if not (0 < watts <= hi):
+            raise ValueError("power target %s W outside (0, %d] W for this board" % (watts, hi))
+        return float(watts)
+
+    def set_target(self, watts):
+        self.target_w = None if watts is None else self.validate_target(watts)
+        self.curtailed = False
+
+    def curtail(self, level):
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
+            raise ValueError("curtail level must be an integer percent 0..100")
+        self.curtailed = True
+        self.level = level
+
+    def resume(self):
+        self.curtailed = False
+
+    def goal_w(self):
+        """The power the board should draw now, or None for 'run at the set frequencies'."""
+        if self.curtailed:
+            full = self.full_w or self.nominal_w
+            return full * self.level / 100.0
+        return self.target_w
+
+    def observe_full(self, power_w, all_hashing_at_default):
+        if all_hashing_at_default and not self.curtailed and self.target_w is None:
+            self.full_w = power_w if self.full_w is None else 0.9 * self.full_w + 0.1 * power_w
+
+    def step_cap(self, power_w, now):
+        """Move the frequency cap one step toward the goal, once per period."""
+        goal = self.goal_w()
+        if goal is None:
+            self.cap = self.fmax
+            return self.cap
+        if self._t is not None and ticks_diff(now, self._t) < self.period_ms:
+            return self.cap
+        self._t = now
+        if self.cap > self.fdefault and (self.target_w is None or self.curtailed):
+            self.cap = self.fdefault
+        if power_w > goal * (1 + TOLERANCE):
+            self.cap = max(self.fmin, self.cap - self.step)
+        elif power_w < goal * (1 - TOLERANCE):
+            self.cap = min(self.fmax, self.cap + self.step)
+        return self.cap

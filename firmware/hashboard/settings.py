@@ -1,0 +1,77 @@
+# Settings that survive a reset (power target, curtailment, heartbeat contract), kept in one
+# small JSON file on the board's flash. Written atomically (temp file + rename) and validated
+# on load against the board's limits, so a bad or half-written file is never applied.
+import json
+import os
+
+FILE = "settings.json"
+_TMP = "settings.tmp"
+
+
+def defaults():
+    return {"power_target_w": None, "curtailed": False, "curtail_level": 0,
+            "heartbeat": None}
+
+
+def validate(s, board):
+    """Return a clean settings dict; anything invalid falls back to the default for that key."""
+    out = defaults()
+    if not isinstance(s, dict):
+        return out
+    p = s.get("power_target_w")
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
+        out["power_target_w"] = float(p)
+    if s.get("curtailed") is True:
+        out["curtailed"] = True
+    lvl = s.get("curtail_level")
+    if isinstance(lvl, int) and not isinstance(lvl, bool) and 0 <= lvl <= 100:
+        out["curtail_level"] = lvl
+    hb = s.get("heartbeat")
+    lim = board["limits"]
+    if isinstance(hb, dict) and hb.get("policy") in ("hold", "curtail", "off"):
+        t = hb.get("timeout_s")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and 1 <= t <= 3600:
+            out["heartbeat"] = {"policy": hb["policy"], "timeout_s": t}
+    elif hb is True:
+        out["heartbeat"] = {"policy": lim["heartbeat_policy"], "timeout_s": lim["heartbeat_timeout_s"]}
+    return out
+
+
+def load(board, path=FILE):
+    try:
+        with open(path) as f:
+            return validate(json.loads(f.read()), board)
+    except (OSError, ValueError):
+        return defaults()
+
+
+def save(s, path=FILE, tmp=_TMP):
+    with open(tmp, "w") as f:
+        f.write(json.dumps(s))
+    os.rename(tmp, path)  # atomic on littlefs: the old file or the new one, never half
+
+
+class FileStore:
+    """Settings on the board's own flash (the working directory)."""
+
+    def __init__(self, path=FILE):
+        self.path = path
+
+    def load(self, board):
+        return load(board, self.path)
+
+    def save(self, s):
+        save(s, self.path, self.path + ".tmp")
+
+
+class MemoryStore:
+    """Settings kept in RAM (fast lane, tests): same interface, nothing persists."""
+
+    def __init__(self):
+        self.data = None
+
+    def load(self, board):
+        return validate(self.data, board) if self.data is not None else defaults()
+
+    def save(self, s):
+        self.data = json.loads(json.dumps(s))
