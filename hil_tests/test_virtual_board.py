@@ -196,3 +196,50 @@ def test_hbctl_freq_per_chip_and_refusal(fresh_board):
     assert chips[(1, 3)]["freq_mhz"] == pytest.approx(450.0)
     assert chips[(1, 2)]["freq_mhz"] == pytest.approx(525.0)
     assert vb.sim.modules[1].chain.freq_of(3) == pytest.approx(450.0)
+
+
+def test_curtail_persists_across_soft_reboot_and_resume_restores(fresh_board):
+    vb = fresh_board()
+    full = status(vb.port)["power_w"]
+    r = hbctl("--port", vb.port, "curtail")
+    assert r.returncode == 0, r.stderr
+    vb.wait_board(2)
+    st = status(vb.port)
+    assert st["state"] == "curtailed" and st["power_w"] <= 0.05 * full
+    with serial.Serial(vb.port, timeout=0.05) as ser:  # soft reset: Ctrl-C, Ctrl-D
+        ser.write(b"\x03")
+        assert b">>> " in read_until(ser, b">>> ", 10)
+        ser.write(b"\x04")
+        assert b'@hb {"ready"' in read_until(ser, b'@hb {"ready"', 20)
+    vb.wait_board(8)
+    st = status(vb.port)
+    assert st["state"] == "curtailed" and all(hw.vrm.vout() == 0.0 for hw in vb.sim.modules)
+    assert hbctl("--port", vb.port, "resume").returncode == 0
+    vb.wait_board(12)
+    st = status(vb.port)
+    assert st["state"] == "hashing" and st["power_w"] == pytest.approx(full, rel=0.05)
+
+
+def test_host_heartbeat_loss_on_the_real_interpreter(fresh_board):
+    vb = fresh_board()
+    assert hbctl("--port", vb.port, "heartbeat", "--policy", "off", "--timeout", "3").returncode == 0
+    vb.wait_board(6)
+    assert all(hw.vrm.vout() == 0.0 for hw in vb.sim.modules)
+    r = hbctl("--port", vb.port, "events", "--json")
+    kinds = [json.loads(x)["detail"] for x in r.stdout.splitlines() if '"heartbeat"' in x]
+    assert kinds and kinds[0] == "lost: off"
+
+
+def test_watchdog_resets_a_hung_controller_into_a_safe_state(fresh_board):
+    vb = fresh_board()
+    restarts = vb.restarts
+    vb.inject("i2c:hang")  # the control loop blocks in an I2C transaction
+    t0 = vb.board_ms()
+    while vb.restarts == restarts and vb.board_ms() - t0 < 60000:
+        time.sleep(0.05)
+    assert vb.restarts > restarts  # the watchdog bit
+    assert all(hw.vrm.vout() == 0.0 for hw in vb.sim.modules)  # and the MCU reset left all off
+    vb.clear("i2c:hang")
+    assert vb.wait_ready(30)
+    vb.wait_board(10)
+    assert status(vb.port)["state"] == "hashing"

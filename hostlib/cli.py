@@ -198,6 +198,19 @@ def cmd_freq(args) -> int:
     return 0
 
 
+def _simple(op: str, req: dict):
+    def run(args) -> int:
+        with _link(args) as link:
+            print(json.dumps(link.request(op, req(args) if callable(req) else req)))
+        return 0
+
+    return run
+
+
+def _power_args(args) -> dict:
+    return {"target_w": None if args.off else args.target}
+
+
 def cmd_boards(args) -> int:
     for name in boards.names():
         cfg = boards.load(name)
@@ -250,6 +263,29 @@ def build_parser() -> argparse.ArgumentParser:
     fq.add_argument("--module", type=int)
     fq.add_argument("--chip", type=int)
     fq.set_defaults(func=cmd_freq)
+    pw = sub.add_parser("power", help="hold the board at a power target (W)")
+    g = pw.add_mutually_exclusive_group(required=True)
+    g.add_argument("--target", type=float, help="watts")
+    g.add_argument("--off", action="store_true", help="remove the power target")
+    pw.set_defaults(func=_simple("power", _power_args))
+    ct = sub.add_parser("curtail", help="curtail to a percent of full power (default 0: modules off)")
+    ct.add_argument("--level", type=int, default=0)
+    ct.set_defaults(func=_simple("curtail", lambda a: {"level": a.level}))
+    rs = sub.add_parser("resume", help="end curtailment: back to the prior power")
+    rs.set_defaults(func=_simple("resume", {}))
+    hb = sub.add_parser("heartbeat", help="arm the host heartbeat contract (fail policy on expiry)")
+    hb.add_argument("--policy", choices=["hold", "curtail", "off", "none"], default="curtail")
+    hb.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    hb.set_defaults(func=_simple("heartbeat", lambda a: {"policy": None if a.policy == "none" else a.policy,
+                                                         "timeout_s": a.timeout}))
+    cl = sub.add_parser("clear", help="acknowledge latched faults")
+    cl.add_argument("--module", type=int)
+    cl.set_defaults(func=_simple("clear", lambda a: {} if a.module is None else {"module": a.module}))
+    vo = sub.add_parser("vout", help="set the module string voltage (ramped, within limits)")
+    vo.add_argument("volts", type=float)
+    vo.add_argument("--module", type=int)
+    vo.set_defaults(func=_simple("set_vout", lambda a: {"volts": a.volts} if a.module is None
+                                 else {"volts": a.volts, "module": a.module}))
     b = sub.add_parser("boards", help="list board definitions")
     b.set_defaults(func=cmd_boards)
     return p

@@ -15,6 +15,3 @@ class Events:
         if len(self.items) >= self.cap:
             self.items.pop(0)
         self.items.append((self.seq, now_ms, kind, module, detail))
-
-    def since(self, seq):
-        return [e for e in self.items if e[0] > seq]

@@ -286,10 +286,10 @@ class Module:
                 self._same[i] = 0
             else:
                 self._bad[i] = 0
-                if t == self._last[i] and self.state in RUNNING:
+                if t != self._last[i]:
+                    self._same[i] = 0  # a frozen sensor stays suspect until its value moves
+                elif self.state in RUNNING:
                     self._same[i] = min(255, self._same[i] + 1)
-                else:
-                    self._same[i] = 0
                 self._last[i] = t
             if self._same[i] >= _STUCK_READS:
                 err = "stuck"

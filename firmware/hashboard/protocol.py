@@ -74,8 +74,11 @@ class Protocol:
             args = req.get("args", {})
             if not isinstance(args, dict):
                 raise ProtocolError("bad_args", "args must be a JSON object")
-            if op == "status":
+            if op == "status":  # streamed replies
                 self.op_status(args, rid)
+                return
+            if op == "events":
+                self.op_events(args, rid)
                 return
             self._reply(rid, self.ops[op](args))
         except ProtocolError as e:
@@ -188,9 +191,18 @@ class Protocol:
             m.clear_fault(now)
         return {"cleared": True}
 
-    def op_events(self, args):
+    def op_events(self, args, rid=None):
+        """Streamed reply, one event at a time (the ring can be larger than a free heap block)."""
         since = args.get("since", 0)
-        if not isinstance(since, int):
+        if isinstance(since, bool) or not isinstance(since, int):
             raise ProtocolError("bad_args", "since must be an integer")
-        return [{"seq": e[0], "ms": e[1], "kind": e[2], "module": e[3], "detail": e[4]}
-                for e in self.app.events.since(since)]
+        out = self.app.out
+        out(PREFIX + '{"id": %s, "ok": true, "data": [' % json.dumps(rid))
+        first = True
+        for e in self.app.events.items:
+            if e[0] <= since:
+                continue
+            out(('' if first else ', ') + json.dumps(
+                {"seq": e[0], "ms": e[1], "kind": e[2], "module": e[3], "detail": e[4]}))
+            first = False
+        out("]}\n")

@@ -6,6 +6,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 from .i2c_emu import Nack
 from .simboard import SimBoard
@@ -72,6 +73,9 @@ class BusServer:
     def handle(self, op: int, ch: int, p: bytes) -> tuple[int, bytes]:
         sim = self.sim
         self.transactions += 1
+        if 0x10 <= op <= 0x13:
+            while sim.i2c_hang and self.running:  # the bus is held: the MCU waits forever
+                time.sleep(0.01)
         try:
             if op == 0x01:
                 return 0, struct.pack("<qd", sim.clock.now_ms(), sim.clock.speed)

@@ -159,7 +159,8 @@ class FastBoard:
 
         self.output.clear()
         self.app.protocol.handle(b"@hb " + json.dumps({"id": rid, "op": op, "args": args}).encode())
-        return "".join(self.output)
+        lines = "".join(self.output).splitlines()
+        return "\n".join(x for x in lines if x.startswith("@hb "))  # events are not the reply
 
     def status(self) -> dict:
         import json

@@ -12,7 +12,7 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # chip, link, vrm, sensor, uart, ambient, airflow
+    kind: str  # chip, link, vrm, sensor, uart, ambient, airflow, i2c
     module: int | None = None
     index: int | None = None
     name: str | None = None
@@ -31,6 +31,8 @@ class Fault:
             return f"vrm:{self.module}:{self.mode}"
         if self.kind == "sensor":
             return f"sensor:{self.name}:{self.mode}"
+        if self.kind == "i2c":
+            return "i2c:hang"
         return f"uart:{self.module}:noise={self.value:g}"
 
 
@@ -93,6 +95,10 @@ def parse(spec: str, slots: int, chips: int, sensors: list[str]) -> Fault:
         if mode not in SENSOR_MODES:
             raise FaultSpecError(f"fault spec {spec!r}: sensor mode must be one of {', '.join(SENSOR_MODES)}")
         return Fault("sensor", name=name, mode=mode)
+    if kind == "i2c":
+        if rest != "hang":
+            raise FaultSpecError(f"fault spec {spec!r}: expected i2c:hang")
+        return Fault("i2c", mode="hang")
     if kind == "uart":
         m_text, _, arg = rest.partition(":")
         m = _int(m_text, "module", spec, slots)
@@ -100,4 +106,4 @@ def parse(spec: str, slots: int, chips: int, sensors: list[str]) -> Fault:
         if key != "noise" or not eq:
             raise FaultSpecError(f"fault spec {spec!r}: expected uart:M:noise=RATE")
         return Fault("uart", m, value=_float(val, spec, 0.0, 1.0))
-    raise FaultSpecError(f"fault spec {spec!r}: unknown kind {kind!r} (chip, link, vrm, sensor, uart, ambient, airflow)")
+    raise FaultSpecError(f"fault spec {spec!r}: unknown kind {kind!r} (chip, link, vrm, sensor, uart, ambient, airflow, i2c)")

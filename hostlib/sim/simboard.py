@@ -106,6 +106,7 @@ class SimBoard:
         self.wdt_timeout_ms: int | None = None
         self.wdt_fed_ms = 0
         self.events: list[tuple[int, str]] = []
+        self.i2c_hang = False  # a device holding the bus: transactions never complete
         for i in range(len(self.slot_cfgs)):
             self.insert_module(i, None)
 
@@ -188,6 +189,9 @@ class SimBoard:
             return
         if f.kind == "airflow":
             self.airflow = f.value if on else 1.0
+            return
+        if f.kind == "i2c":
+            self.i2c_hang = on
             return
         if f.kind == "sensor":
             for hw in self.modules:
