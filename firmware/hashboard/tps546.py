@@ -26,23 +26,23 @@ class TPS546:
         self.nacks = 0
 
     # -- bus primitives with a bounded retry budget (a NACK is often a busy regulator) --
-    def _read(self, cmd, buf):
-        for attempt in range(_RETRIES):
+    def _retry(self, cmd, fn, b, c=None):
+        """fn(addr, b[, c]) with up to _RETRIES attempts; no tuple packing in the hot path."""
+        for _ in range(_RETRIES):
             try:
-                self.i2c.readfrom_mem_into(self.addr, cmd, buf)
-                return buf
+                if c is None:
+                    return fn(self.addr, b)
+                return fn(self.addr, b, c)
             except OSError:
                 self.nacks += 1
         raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
 
+    def _read(self, cmd, buf):
+        self._retry(cmd, self.i2c.readfrom_mem_into, cmd, buf)
+        return buf
+
     def _write(self, cmd, data):
-        for attempt in range(_RETRIES):
-            try:
-                self.i2c.writeto_mem(self.addr, cmd, data)
-                return
-            except OSError:
-                self.nacks += 1
-        raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
+        self._retry(cmd, self.i2c.writeto_mem, cmd, data)
 
     def _word(self, cmd):
         b = self._read(cmd, self._b2)
@@ -59,13 +59,8 @@ class TPS546:
         self._write(cmd, self._b1)
 
     def send_byte(self, cmd):
-        for attempt in range(_RETRIES):
-            try:
-                self.i2c.writeto(self.addr, bytes((cmd,)))
-                return
-            except OSError:
-                self.nacks += 1
-        raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
+        self._b1[0] = cmd
+        self._retry(cmd, self.i2c.writeto, self._b1)
 
     # -- bring-up (bm13xx.md section 6, limits from the board file) --
     def init(self, vout_nominal):
