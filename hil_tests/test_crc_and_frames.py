@@ -140,3 +140,27 @@ def test_pll_solution_is_valid_and_close(mhz):
     fb, ref, pd1, pd2, f = s
     assert 160 <= fb <= 239 and pd1 > pd2 >= 1 and ref in (1, 2)
     assert abs(f - mhz) <= 0.05 * mhz
+
+
+def test_esp_miner_pll_vector_bm1397_450mhz():
+    """ESP-Miner test_pll.c: 450 MHz -> fb_divider 72, refdiv 2, postdiv 2 and 1 (fb 60..200)."""
+    assert pll.solve(450, 60, 200)[:4] == (72, 2, 2, 1)
+
+
+@given(st.sampled_from(["read", "write", "addr", "inactive"]), st.integers(0, 255),
+       st.integers(0, 255), st.integers(0, 0xFFFFFFFF), st.booleans())
+def test_every_command_kind_roundtrips_through_the_decoder(kind, chip, reg, value, bcast):
+    from hostlib.decode import decode
+
+    spec = {"read": ("read", chip, reg, bcast), "write": ("write", chip, reg, value, bcast),
+            "addr": ("addr", chip), "inactive": ("inactive",)}[kind]
+    (rec,) = list(decode(encode(spec)))
+    assert rec["kind"] == "command" and rec["crc_ok"]
+    if kind == "addr":
+        assert rec["cmd"] == "set_address" and rec["address"] == chip
+    elif kind == "inactive":
+        assert rec["cmd"] == "chain_inactive"
+    else:
+        assert rec["chip_addr"] == chip and rec["reg"] == f"0x{reg:02x}" and rec["broadcast"] == bcast
+        if kind == "write":
+            assert rec["value"] == f"0x{value:08x}"

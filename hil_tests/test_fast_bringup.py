@@ -150,3 +150,23 @@ def test_events_record_module_transitions(fast):
     evs = json.loads(out[4:])["data"]
     details = [e["detail"] for e in evs if e["module"] == 0]
     assert details[:5] == ["identifying", "powering", "enumerating", "ramping", "hashing"]
+
+
+def test_presence_uses_the_interrupt_line_and_a_slow_fallback_poll(fast):
+    fb = fast()
+    fb.run_for(8000)
+    reads = fb.hw.i2c_transactions
+    fb.run_for(5000)  # nothing changes: only the 500 ms fallback poll reads the expander
+    assert fb.hw.i2c_transactions - reads <= 11
+    fb.sim.remove_module(1)  # INT asserts: read at the next control period
+    fb.run_for(100)
+    assert fb.status()["modules"][1]["state"] == "empty"
+
+
+def test_presence_still_detected_with_a_dead_interrupt_line(fast, monkeypatch):
+    fb = fast()
+    fb.run_for(8000)
+    monkeypatch.setattr(fb.sim, "get_pin", lambda pin: 1)  # INT stuck high
+    fb.sim.remove_module(2)
+    fb.run_for(600)  # the fallback poll period plus one
+    assert fb.status()["modules"][2]["state"] == "empty"

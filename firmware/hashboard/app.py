@@ -32,10 +32,15 @@ class App:
         self.period = t["control_period_ms"]
         self.tele_period = t["telemetry_period_ms"]
         self.expander = None
+        self.int_pin = None
         if "expander" in board:
             e = board["expander"]
             self.expander = TCA9535(hw.i2c(e["bus"]), e["addr"])
             hw.attach_expander(self.expander)
+            if "int_pin" in e:
+                self.int_pin = hw.pin_in(e["int_pin"])
+        self.poll_ms = t.get("presence_poll_ms", 500)
+        self._t_poll = 0
         self.modules = [
             Module(i, s, board, hw, clock, self.emit, chip) for i, s in enumerate(board["slots"])
         ]
@@ -154,6 +159,20 @@ class App:
                     m.power_off(now, OFF, "heartbeat")
 
     # ------------------------------------------------------------ presence (debounced)
+    def _presence_due(self, now):
+        """Read the expander when its INT line is asserted (a present line changed), while a
+        debounce is in progress, or on the slow fallback poll (a broken INT line)."""
+        if self.expander is None:
+            return True
+        if self.int_pin is not None and self.int_pin.value() == 0:
+            return True
+        for c in self._pending_count:
+            if c:
+                return True
+        if ticks_diff(now, self._t_poll) >= self.poll_ms:
+            return True
+        return False
+
     def _sample_presence(self):
         if self.expander is None:
             return 1  # fixed single slot
@@ -165,7 +184,10 @@ class App:
             self.exp_ok = False
             return -1
 
-    def _update_presence(self):
+    def _update_presence(self, now):
+        if not self._presence_due(now):
+            return
+        self._t_poll = now
         mask = self._sample_presence()
         for i, m in enumerate(self.modules):
             if m.fixed:
@@ -204,7 +226,7 @@ class App:
         self.ticks += 1
         if self.wdt is not None:
             self.wdt.feed()
-        self._update_presence()
+        self._update_presence(now)
         for i, m in enumerate(self.modules):
             m.step(now, self.present[i])
             m.check_vrm(now)

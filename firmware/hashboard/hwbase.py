@@ -17,6 +17,9 @@ class HardwareBase:
     def pin_out(self, pin):
         raise NotImplementedError
 
+    def pin_in(self, pin):
+        raise NotImplementedError
+
     def watchdog(self, timeout_ms):
         """A hardware watchdog (object with feed()), or None where there is none."""
         return None

@@ -39,8 +39,10 @@ class Module:
         self.fixed = slot_cfg.get("fixed", False)
         i2c = hw.i2c(slot_cfg["vrm"]["bus"])
         self.i2c = i2c
+        vt = lim.get("vrm_temp_c", {})
         self.vrm = TPS546(
-            i2c, slot_cfg["vrm"]["addr"], self.vlim["min"], self.vlim["max"], lim["iout_max_a"]
+            i2c, slot_cfg["vrm"]["addr"], self.vlim["min"], self.vlim["max"], lim["iout_max_a"],
+            vt.get("warn", 105), vt.get("fault", 145),
         )
         self.eeprom_addr = slot_cfg["eeprom"]["addr"] if "eeprom" in slot_cfg else None
         self._id_buf = bytearray(identity.RECORD_LEN)

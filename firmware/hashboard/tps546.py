@@ -11,12 +11,14 @@ class RegulatorError(OSError):
 
 
 class TPS546:
-    def __init__(self, i2c, addr, vout_min, vout_max, iout_max):
+    def __init__(self, i2c, addr, vout_min, vout_max, iout_max, ot_warn=105, ot_fault=145):
         self.i2c = i2c
         self.addr = addr
         self.vout_min = vout_min
         self.vout_max = vout_max
         self.iout_max = iout_max
+        self.ot_warn = ot_warn
+        self.ot_fault = ot_fault
         self.vout_mode = 0x97
         self.vout_set = 0.0
         self._b1 = bytearray(1)
@@ -82,8 +84,8 @@ class TPS546:
         self._write_word(pm.IOUT_OC_WARN_LIMIT, pm.slinear11_encode(self.iout_max * 0.85))
         self._write_word(pm.IOUT_OC_FAULT_LIMIT, pm.slinear11_encode(self.iout_max))
         self._write_byte(pm.IOUT_OC_FAULT_RESPONSE, 0xC0)
-        self._write_word(pm.OT_WARN_LIMIT, pm.slinear11_encode(105))
-        self._write_word(pm.OT_FAULT_LIMIT, pm.slinear11_encode(145))
+        self._write_word(pm.OT_WARN_LIMIT, pm.slinear11_encode(self.ot_warn))
+        self._write_word(pm.OT_FAULT_LIMIT, pm.slinear11_encode(self.ot_fault))
         self._write_byte(pm.OT_FAULT_RESPONSE, 0xFF)
         self.send_byte(pm.CLEAR_FAULTS)
         self.vout_set = 0.0

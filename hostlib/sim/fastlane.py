@@ -38,9 +38,14 @@ class ManualClock:
 
 
 class EmuI2C:
-    def __init__(self, sim: SimBoard, bus: int) -> None:
+    def __init__(self, sim: SimBoard, bus: int, hw=None) -> None:
         self.sim = sim
         self.bus = bus
+        self.hw = hw
+
+    def _count(self, addr):
+        if self.hw is not None and addr == self.hw.board.get("expander", {}).get("addr"):
+            self.hw.i2c_transactions += 1
 
     def writeto(self, addr, buf, stop=True):
         self.sim.i2c(self.bus, addr, bytes(buf), 0)
@@ -54,6 +59,7 @@ class EmuI2C:
         buf[: len(data)] = data
 
     def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
+        self._count(addr)
         data = self.sim.i2c(self.bus, addr, bytes((memaddr,)), len(buf))
         buf[: len(data)] = data
 
@@ -106,9 +112,10 @@ class EmuHardware(HardwareBase):
         super().__init__(board)
         self.sim = sim
         self.uarts: list[EmuUART] = []
+        self.i2c_transactions = 0
 
     def i2c(self, bus_id):
-        return EmuI2C(self.sim, bus_id)
+        return EmuI2C(self.sim, bus_id, self)
 
     def uart(self, uart_cfg, baud):
         u = EmuUART(self.sim, uart_cfg["id"], baud)
@@ -124,6 +131,9 @@ class EmuHardware(HardwareBase):
 
         sim.wdt_timeout_ms = timeout_ms
         return _Wdt()
+
+    def pin_in(self, pin):
+        return EmuPin(self.sim, pin)
 
     def pin_out(self, pin):
         p = EmuPin(self.sim, pin)
