@@ -70,7 +70,7 @@ class _Poller:
 
 def test_line_reader_limits_length_and_skips_control_bytes():
     link = StdinLink.__new__(StdinLink)
-    stream = _Stream(b"\x02\x03@hb {}\n" + b"x" * 600 + b"\nok\n")
+    stream = _Stream(b"\x02\x01@hb {}\n" + b"x" * 600 + b"\nok\n\x03")
     link.stream = stream
     link.poller = _Poller(stream)
     link.buf = bytearray(512)
@@ -80,4 +80,8 @@ def test_line_reader_limits_length_and_skips_control_bytes():
     assert link.poll() == b"@hb {}"
     assert link.poll() == b"!overflow"
     assert link.poll() == b"ok"
+    import pytest
+
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the stream stops the controller
+        link.poll()
     assert link.poll() is None

@@ -23,6 +23,10 @@ class StdinLink:
             if not self.stream.readinto(self.one):
                 return None
             b = self.one[0]
+            if b == 3:
+                # Ctrl-C in the byte stream (ports whose console driver does not intercept it,
+                # e.g. the unix port on a raw pty): stop here, at a point between bus transactions
+                raise KeyboardInterrupt
             if b == 10 or b == 13:
                 if self.n == 0 and not self.overflow:
                     continue

@@ -92,13 +92,10 @@ class VirtualBoard:
         self.bus = BusServer(self.sim, os.path.join(self.tmp, "bus.sock"))
         self.bus.on_reset = self._hard_reset_requested
         self.m_dev, self.s_dev = os.openpty()
-        attrs = termios.tcgetattr(self.s_dev)
+        # Raw, no signals: Ctrl-C reaches the interpreter as the byte 0x03, which the REPL and the
+        # controller's stdin reader turn into KeyboardInterrupt at a safe point, as a board's
+        # USB driver does. (A SIGINT could land inside a half-done emulated bus transaction.)
         tty.setraw(self.s_dev)
-        attrs = termios.tcgetattr(self.s_dev)
-        attrs[3] |= termios.ISIG  # Ctrl-C raises KeyboardInterrupt, as on a board's USB REPL
-        attrs[6][termios.VQUIT] = 0
-        attrs[6][termios.VSUSP] = 0
-        termios.tcsetattr(self.s_dev, termios.TCSANOW, attrs)
         self.m_user, self.s_user = os.openpty()
         tty.setraw(self.s_user)
         os.set_blocking(self.m_user, False)

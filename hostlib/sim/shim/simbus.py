@@ -20,13 +20,6 @@ def connect():
     _s = s
 
 
-def _read_into(mv, got):
-    k = _s.readinto(mv[got:])
-    if not k:
-        raise OSError(104)  # the board's emulated hardware went away
-    return got + k
-
-
 def call(op, ch, payload):
     """One bus transaction. Like a hardware peripheral it completes even if Ctrl-C arrives in
     the middle (the KeyboardInterrupt is raised afterwards), so the link never desynchronises."""
@@ -42,16 +35,24 @@ def call(op, ch, payload):
     body = 0
     interrupted = False
     st = memoryview(_st)
+    # A pending KeyboardInterrupt is raised at the VM's next jump: every syscall result is
+    # added to its counter before any jump, so an interrupt can never lose bytes.
     while True:
         try:
             while sent < len(msg):
                 sent += _s.write(msg[sent:])
             while got < 3:
-                got = _read_into(st, got)
+                before = got
+                got += _s.readinto(st[got:])
+                if got == before:
+                    raise OSError(104)  # the board's emulated hardware went away
             if length < 0:
                 length = _st[1] | (_st[2] << 8)
             while body < length:
-                body = _read_into(rmv[0:length], body)
+                before = body
+                body += _s.readinto(rmv[body:length])
+                if body == before:
+                    raise OSError(104)
             break
         except KeyboardInterrupt:
             interrupted = True
