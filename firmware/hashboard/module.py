@@ -23,7 +23,8 @@ _PGOOD_WAIT_MS = const(30)
 _RESET_MS = const(100)
 _BAD_SENSOR_LIMIT = const(3)  # consecutive unreadable samples before the sensor counts as failed
 _STUCK_READS = const(60)  # identical readings in a row (6 s) while powered: a frozen sensor
-_CURTAIL_STEP_MHZ = 125.0  # quick ramp-down before cutting power
+_CURTAIL_STEP_MHZ = 125.0
+_ID_TRIES = const(3)  # quick ramp-down before cutting power
 
 
 class Module:
@@ -65,6 +66,7 @@ class Module:
             self.tlim["hysteresis_c"], nf + nv, t.get("thermal_period_ms", 1000),
             t.get("thermal_release_ms", 5000), t.get("cooldown_ms", 30000), t.get("thermal_retries", 3))
         self.state = EMPTY
+        self._id_tries = 0
         self.cause = None
         self.serial = None
         self.ident = None
@@ -132,6 +134,7 @@ class Module:
             return
         s = self.state
         if s == EMPTY:
+            self._id_tries = 0
             self._enter(IDENTIFYING, now)
         elif s == IDENTIFYING:
             self._identify(now)
@@ -157,8 +160,14 @@ class Module:
         else:
             try:
                 self.ident = identity.read(self.i2c, self.eeprom_addr, self._id_buf)
-            except (OSError, ValueError) as e:
-                self.power_off(now, UNIDENTIFIED, "eeprom:" + (str(e) or "read_error"))
+            except OSError:
+                # no answer (contacts still settling): retry for a few periods, never guess
+                self._id_tries += 1
+                if self._id_tries >= _ID_TRIES:
+                    self.power_off(now, UNIDENTIFIED, "eeprom:no_response")
+                return
+            except ValueError as e:  # blank, bad CRC, unknown layout: final for this insertion
+                self.power_off(now, UNIDENTIFIED, "eeprom:" + str(e))
                 return
             self.serial = self.ident["serial"]
             if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
