@@ -1,7 +1,7 @@
 # Bounded event log with board timestamps; the host reads it with the "events" op.
 from .compat import const
 
-_CAP = const(40)
+_CAP = const(24)
 
 
 class Events:

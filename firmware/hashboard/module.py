@@ -336,7 +336,7 @@ class Module:
             self.emit(now, "recover", self.slot, "retry %d" % self.thermal.retries)
             self.restart(now)
         elif act in (thermal.DOWN, thermal.UP):
-            self.emit(now, "throttle", self.slot, "level %d (%s)" % (self.thermal.level, hottest))
+            self.emit(now, "throttle", self.slot, "level %d at %d C" % (self.thermal.level, hottest))
 
     def clear_fault(self, now):
         """Host acknowledgement: clear a latched thermal fault and regulator faults."""

@@ -40,8 +40,9 @@ class Protocol:
         self.app.out(PREFIX + json.dumps({"id": rid, "ok": True, "data": data}) + "\n")
 
     def _error(self, rid, code, message):
+        # "\n" first: if a streamed reply broke off half-way, the error still stands on its own line
         self.app.out(
-            PREFIX + json.dumps({"id": rid, "ok": False, "error": {"code": code, "message": message}}) + "\n"
+            "\n" + PREFIX + json.dumps({"id": rid, "ok": False, "error": {"code": code, "message": message}}) + "\n"
         )
 
     def handle(self, line):

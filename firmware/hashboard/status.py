@@ -81,6 +81,7 @@ def write(app, out, prefix):
                 out(", ")
             out(json.dumps(doc(m)))
         out("]")
+        gc.collect()
     out(', "temps": [')
     first = True
     for m in mods:
