@@ -54,7 +54,9 @@ def test_status_acceptance(port, on_sim):
     assert len(st["chips"]) == 96
     for c in st["chips"]:
         assert c["freq_mhz"] == pytest.approx(525.0)
-        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.05) and c["error_rate"] < 0.01
+        # 15 %: at x10 a wall-clock hiccup between the emulator's counter sample and the
+        # firmware's timestamp is ten times longer in board time (the fast lane checks 2 %)
+        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.15) and c["error_rate"] < 0.01
     # the heap limit is real and the controller lives within it
     assert 0 < st["heap"]["peak"] <= st["heap"]["total"] <= 192 * 1024
 
