@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashboard.health import (BAD_ID, CRC_ERRORS, MISS_LIMIT, NO_RESPONSE, OK, UNSTABLE,
-                              ChainHealth)
+from hashboard.health import (BAD_ID, CRC_ERRORS, LONG_SILENCE, MISS_LIMIT, NO_RESPONSE, OK,
+                              UNSTABLE, ChainHealth)
 
 N = 12
 sweep = st.lists(st.integers(0, 2), min_size=N, max_size=N)
@@ -70,3 +70,21 @@ def test_rare_isolated_losses_never_raise_a_fault(positions):
         for _ in range(3):
             h.observe_sweep(en, [2] * N, 2)
             assert h.verdict(en, [0.0] * N) == (-1, OK)
+
+
+@given(st.integers(0, N - 2), st.integers(MISS_LIMIT, LONG_SILENCE - 1))
+def test_silent_chip_with_answering_successors_is_not_a_cut(i, sweeps):
+    """A flaky chip can lose every reply for a few sweeps while later chips answer: that is
+    lost replies (crc_errors), not a broken chain, until the silence is long."""
+    h = ChainHealth(N)
+    en = [1] * N
+    for _ in range(sweeps):
+        a = [2] * N
+        a[i] = 0
+        h.observe_sweep(en, a, 2)
+    assert h.verdict(en, [0.0] * N) == (i, CRC_ERRORS)
+    for _ in range(LONG_SILENCE - sweeps):
+        a = [2] * N
+        a[i] = 0
+        h.observe_sweep(en, a, 2)
+    assert h.verdict(en, [0.0] * N) == (i, NO_RESPONSE)

@@ -9,7 +9,8 @@ BAD_ID = const(3)
 UNSTABLE = const(4)
 CAUSES = ("ok", "no_response", "crc_errors", "bad_id", "unstable")
 
-MISS_LIMIT = const(3)  # consecutive silent sweeps before a chip counts as not answering
+MISS_LIMIT = const(3)  # consecutive sweeps silent from this chip to the end: the chain is cut here
+LONG_SILENCE = const(10)  # silent this long while later chips answer: its reply path is dead
 INTERMITTENT_LIMIT = const(4)  # score of lost/corrupt replies before "crc_errors"
 HOLD_SWEEPS = const(10)  # a fault stays reported this many clean sweeps (no flicker)
 UNSTABLE_ERROR_RATE = 0.05
@@ -19,6 +20,7 @@ class ChainHealth:
     def __init__(self, n):
         self.n = n
         self.miss = bytearray(n)
+        self.cut = bytearray(n)
         self.intermittent = bytearray(n)
         self.bad_id = bytearray(n)
         self.chip = -1
@@ -40,8 +42,12 @@ class ChainHealth:
                     self.miss[i] += 1
                 if i < last:  # silent while chips behind it answer: its own replies are lost
                     self.intermittent[i] = min(255, self.intermittent[i] + 2)
+                    self.cut[i] = 0
+                elif self.cut[i] < 255:
+                    self.cut[i] += 1
             else:
                 self.miss[i] = 0
+                self.cut[i] = 0
                 if a < reads:
                     self.intermittent[i] = min(255, self.intermittent[i] + 1)
                 elif self.intermittent[i]:
@@ -57,7 +63,7 @@ class ChainHealth:
         for i in range(self.n):
             if not enabled[i]:
                 continue
-            if cause == NO_RESPONSE and self.miss[i] >= MISS_LIMIT:
+            if cause == NO_RESPONSE and (self.cut[i] >= MISS_LIMIT or self.miss[i] >= LONG_SILENCE):
                 return i
             if cause == BAD_ID and self.bad_id[i]:
                 return i
