@@ -7,10 +7,8 @@ Usage: python -m tools.bench_chain"""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from hashboard import bm13xx
@@ -55,7 +53,6 @@ def sweep_bytes() -> tuple[int, int, int]:
 
 
 MP_SCRIPT = """
-import time
 from hashboard import bm13xx
 from hashboard.chain import Chain
 from hashboard import bm1370

@@ -331,7 +331,7 @@ class Chain:
         return False
 
     # ---------------------------------------------------------------- telemetry
-    def sweep(self, now_ms=0):
+    def sweep(self):
         """Broadcast reads of the hash and error counters (and every few sweeps the chip ids):
         per-chip GH/s (short and long average), error rate, and the chain's health verdict."""
         n = self.expected

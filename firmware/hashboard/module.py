@@ -371,7 +371,7 @@ class Module:
 
     def telemetry(self, now):
         if self.state in RUNNING and not self.curtail_off:
-            self.chain.sweep(now)
+            self.chain.sweep()
             if self.chain.fault_cause == NO_RESPONSE:
                 self.power_off(now, FAULT, "chain:no_response")
 

@@ -49,7 +49,7 @@ class ModuleHW:
     """A physical module: silicon, chain, regulator, EEPROM and sensors that travel together."""
 
     def __init__(self, cfg: dict, slot_cfg: dict, model: ModuleModel, rng: random.Random,
-                 eeprom: bytes | None, single_chip: bool) -> None:
+                 eeprom: bytes | None) -> None:
         self.model = model
         self.chain = ChainEmu(model, rng)
         self.vrm = TPS546Emu()
@@ -126,7 +126,7 @@ class SimBoard:
             model.t_sink = self.ambient
             if eeprom is None and "eeprom" in sc:
                 eeprom = default_eeprom(self.cfg, slot, seed)
-            hw = ModuleHW(self.cfg, sc, model, random.Random(f"rng:{seed}:{slot}"), eeprom, self.single)
+            hw = ModuleHW(self.cfg, sc, model, random.Random(f"rng:{seed}:{slot}"), eeprom)
             hw.t_in = self.ambient
             self.modules[slot] = hw
             bus = self.buses[sc["vrm"]["bus"]]
