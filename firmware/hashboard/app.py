@@ -232,8 +232,10 @@ class App:
             m.check_vrm(now)
         p = self.power_w()
         cap = self.power.step_cap(p, now)
-        at_default = all(m.state == "hashing" and abs(m.chain.cur_mhz - m.flim["default"]) < 0.5
-                         for m in self.modules if m.state != EMPTY)
+        at_default = True  # a plain loop: no generator object per control period
+        for m in self.modules:
+            if m.state != EMPTY and (m.state != "hashing" or abs(m.chain.cur_mhz - m.flim["default"]) >= 0.5):
+                at_default = False
         self.power.observe_full(p, at_default)
         for m in self.modules:
             m.power_cap = cap

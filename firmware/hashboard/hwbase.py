@@ -1,6 +1,7 @@
 # Board wiring shared by every hardware backend: sensors, reset lines, the expander.
 # Subclasses provide the buses (hal.Hardware from `machine`, emulator adapters in the fast lane).
 from . import sensors
+from .expander import TCA9535
 
 
 class HardwareBase:
@@ -30,19 +31,24 @@ class HardwareBase:
     def sensor(self, cfg):
         return sensors.make_sensor(self.i2c(cfg["bus"]), cfg)
 
-    def enable_line(self, slot, slot_cfg):
-        """A callable enable(on) for the slot regulator's CONTROL pin (expander), else a no-op:
-        the off path that still works when the regulator stops answering PMBus."""
+    def _expander_line(self, slot, method):
+        """A callable line(level) driving one expander output for a slot. An unreadable
+        expander leaves the line as it was; the app reports the expander itself."""
         hw = self
 
-        def via_expander(on):
+        def drive(level):
             if hw.expander is not None:
                 try:
-                    hw.expander.set_enable(slot, on)
+                    method(hw.expander, slot, level)
                 except OSError:
                     pass
 
-        return via_expander
+        return drive
+
+    def enable_line(self, slot, slot_cfg):
+        """A callable enable(on) for the slot regulator's CONTROL pin (expander), else a no-op:
+        the off path that still works when the regulator stops answering PMBus."""
+        return self._expander_line(slot, TCA9535.set_enable)
 
     def reset_line(self, slot, slot_cfg):
         """A callable reset(asserted) for the slot's chain: a GPIO or an expander output."""
@@ -53,13 +59,4 @@ class HardwareBase:
                 pin.value(0 if asserted else 1)
 
             return drive
-        hw = self
-
-        def via_expander(asserted):
-            if hw.expander is not None:
-                try:
-                    hw.expander.set_reset(slot, asserted)
-                except OSError:
-                    pass  # expander unreadable: the app reports it; resets stay as they were
-
-        return via_expander
+        return self._expander_line(slot, TCA9535.set_reset)
