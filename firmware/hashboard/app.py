@@ -45,6 +45,10 @@ class App:
             Module(i, s, board, hw, clock, self.emit, chip) for i, s in enumerate(board["slots"])
         ]
         n = len(self.modules)
+        if self.expander is not None:
+            for m in self.modules:
+                if not m.fixed:
+                    m.still_present = self._present_line(m.slot)
         self.present = bytearray(n)
         self._pending = bytearray(n)
         self._pending_count = bytearray(n)
@@ -172,6 +176,18 @@ class App:
         if ticks_diff(now, self._t_poll) >= self.poll_ms:
             return True
         return False
+
+    def _present_line(self, slot):
+        def still_present():
+            """The slot's present line right now (a failed step asks: was it a yank?)."""
+            mask = self._sample_presence()
+            if mask < 0 or (mask >> slot) & 1:
+                return True
+            self.present[slot] = 0  # as for any powered removal: no debounce wait
+            self._pending_count[slot] = 0
+            return False
+
+        return still_present
 
     def _sample_presence(self):
         if self.expander is None:

@@ -292,6 +292,8 @@ class Chain:
         return s[4]
 
     def set_targets(self, mhz, chip_index=-1):
+        # the frequency the PLL really makes, so a ramp can arrive exactly (e.g. 302.5 -> 302.4)
+        mhz = pll.solve(mhz, self.chip.FB_MIN, self.chip.FB_MAX)[4]
         for i in range(self.expected):
             if chip_index < 0 or i == chip_index:
                 self.target[i] = mhz

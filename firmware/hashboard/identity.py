@@ -2,13 +2,13 @@
 # Pure encode/decode so the host (provisioning, tests) and the firmware share one definition.
 import struct
 
+from . import eerecord
 from .crc import crc16
 
 MAGIC = b"HBID"
 LAYOUT_VERSION = 1
 RECORD_LEN = 64
 SLOTS = (0x00, 0x40)  # two copies: a write goes to the older one, so a torn write loses nothing
-PAGE = 8  # 24C02 page size
 # magic, version, length, model, serial, chip_id, chips, domains, yy, mm, dd, grade,
 # vout_mv (string voltage), freq_mhz, seq (which copy is newer), 10 reserved; crc16 appended
 _FMT = ">4sBB16s16sHBBBBBBHHH10s"
@@ -61,38 +61,11 @@ def decode(data):
 def read(i2c, addr, buf):
     """The newest valid copy in a 24C02 at addr (buf: RECORD_LEN bytes). Raises IdentityError
     (naming why copy A is not valid) when neither copy is, OSError when the part does not answer."""
-    best = None
-    first_error = None
-    for base in SLOTS:
-        i2c.readfrom_mem_into(addr, base, buf)
-        try:
-            rec = decode(buf)
-        except IdentityError as e:
-            if first_error is None:
-                first_error = e
-            continue
-        rec["slot"] = base
-        if best is None or ((rec["seq"] - best["seq"]) & 0xFFFF) < 0x8000:
-            best = rec
-    if best is None:
-        raise first_error if first_error is not None else IdentityError("blank")
-    return best
+    return eerecord.read(i2c, addr, SLOTS, buf, decode, IdentityError)
 
 
 def write(i2c, addr, record, buf, settle=None):
     """Write a new record into the copy that is NOT the current newest, page by page, then read
     it back. Its seq must be newer than the current one (callers take read()['seq'] + 1).
     A power cut at any point leaves the previous copy valid. Returns the slot written."""
-    try:
-        current = read(i2c, addr, buf)["slot"]
-    except IdentityError:
-        current = SLOTS[1]  # nothing valid: start with copy A
-    base = SLOTS[0] if current == SLOTS[1] else SLOTS[1]
-    for off in range(0, RECORD_LEN, PAGE):
-        i2c.writeto_mem(addr, base + off, record[off : off + PAGE])
-        if settle is not None:
-            settle(5)  # the part's internal write cycle (tWR 5 ms)
-    i2c.readfrom_mem_into(addr, base, buf)
-    if bytes(buf) != bytes(record):
-        raise OSError(5)  # read-back mismatch: the old copy is still the valid one
-    return base
+    return eerecord.write(i2c, addr, SLOTS, record, buf, decode, IdentityError, settle)

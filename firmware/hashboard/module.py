@@ -1,30 +1,17 @@
 # One hashing module in one slot: identity, regulator, chain and sensors, stepped by the
 # control loop. States follow the status document (interfaces.md).
-from . import identity, thermal
+from . import identity, profile, slotfsm, thermal
 from .chain import NO_RESPONSE, Chain
 from .compat import const, ticks_diff
+from .slotfsm import (  # noqa: F401  (state names re-exported for app/status)
+    EMPTY, ENUMERATING, FAULT, HASHING, IDENTIFYING, INCOMPATIBLE, OFF, POWERED, POWERING,
+    RAMPING, RUNNING, THROTTLED, UNIDENTIFIED,
+)
 from .tps546 import TPS546
 
-EMPTY = "empty"
-IDENTIFYING = "identifying"
-POWERING = "powering"
-ENUMERATING = "enumerating"
-RAMPING = "ramping"
-HASHING = "hashing"
-THROTTLED = "throttled"
-OFF = "off"
-FAULT = "fault"
-UNIDENTIFIED = "unidentified"
-INCOMPATIBLE = "incompatible"
-RUNNING = (HASHING, THROTTLED)
-POWERED = (POWERING, ENUMERATING, RAMPING, HASHING, THROTTLED)
-
-_PGOOD_WAIT_MS = const(30)
-_RESET_MS = const(100)
 _BAD_SENSOR_LIMIT = const(3)  # consecutive unreadable samples before the sensor counts as failed
 _STUCK_READS = const(60)  # identical readings in a row (6 s) while powered: a frozen sensor
 _CURTAIL_STEP_MHZ = 125.0
-_ID_TRIES = const(3)  # quick ramp-down before cutting power
 
 
 class Module:
@@ -65,16 +52,19 @@ class Module:
             self.tlim["target_c"], self.tlim["hot_c"], self.tlim["dangerous_c"],
             self.tlim["hysteresis_c"], nf + nv, t.get("thermal_period_ms", 1000),
             t.get("thermal_release_ms", 5000), t.get("cooldown_ms", 30000), t.get("thermal_retries", 3))
-        self.state = EMPTY
-        self._id_tries = 0
-        self.cause = None
+        self.fsm = slotfsm.SlotFSM(t, self.flim["settle_ms"], self._notify)
+        self.still_present = None  # callable reading the present line now (set by the app)
         self.serial = None
         self.ident = None
+        self.profile = None  # stored tuned profile in use, or None (board defaults)
+        self.profile_note = None  # why a stored profile was not used
+        self._prof_buf = bytearray(profile.RECORD_LEN)
+        self._fresh = True  # next identification is of a newly inserted module
+        self._restore = False  # enumerate applies the stored profile / defaults to every chip
         self.target_mhz = self.flim["default"]
         self.vout_user = self.vlim["default"]
         self.power_cap = self.flim["max"]
         self.curtail_off = False
-        self._t = 0
         self._t_job = 0
         self._t_freq = 0
         self._t_curtail = 0
@@ -86,31 +76,44 @@ class Module:
         self.vrm_ok = True
 
     # ------------------------------------------------------------ helpers
-    def powered(self):
-        return self.state in POWERED
+    @property
+    def state(self):
+        return self.fsm.state
 
-    def _enter(self, state, now, cause=None):
-        self.state = state
-        self.cause = cause
-        self._t = now
+    @property
+    def cause(self):
+        return self.fsm.cause
+
+    def powered(self):
+        return self.fsm.state in POWERED
+
+    def _notify(self, now, state, cause):
         self.emit(now, "module", self.slot, state if cause is None else state + ":" + cause)
 
     def power_off(self, now, state, cause=None):
-        """Regulator off and chain held in reset; safe from any state."""
+        """Regulator off and chain held in reset into a resting state; safe from any state."""
+        self.fsm.off(now, state, cause)
+        self._hw_off()
+
+    def _hw_off(self):
         self.enable(False)  # hardware path first: works even if PMBus does not
         try:
             self.vrm.off()
         except OSError:
             pass  # a regulator that does not answer cannot be commanded; report it
         self.reset(True)
-        if state == EMPTY:
-            self.chain.found = 0
         for i in range(self.chain.expected):
             self.chain.freq[i] = 0.0
             self.chain.ghs[i] = 0.0
             self.chain.ghs_long[i] = 0.0
         self.vout = self.iout = 0.0
-        self._enter(state, now, cause)
+        if self.fsm.state == EMPTY:
+            # the module left: the next one brings its own identity, profile and settings
+            self.chain.found = 0
+            self.serial = None
+            self.ident = None
+            self.profile = None
+            self._fresh = True
 
     def freq_cap(self):
         """Highest frequency any chip may run now: thermal throttle, power target, board max."""
@@ -124,101 +127,137 @@ class Module:
         v = self.vout_user - (self.vlim["step"] * extra if extra > 0 else 0.0)
         return max(self.vlim["min"], min(self.vlim["max"], v))
 
-    # ------------------------------------------------------------ the state machine
+    # ------------------------------------------------------------ executing the slot's FSM
     def step(self, now, present):
-        if not present:
-            if self.state != EMPTY:
-                self.power_off(now, EMPTY)
-                self.serial = None
-                self.ident = None
-            return
-        s = self.state
-        if s == EMPTY:
-            self._id_tries = 0
-            self._enter(IDENTIFYING, now)
-        elif s == IDENTIFYING:
-            self._identify(now)
-        elif s == POWERING:
-            self._powering(now)
-        elif s == ENUMERATING:
-            self._enumerate(now)
-        elif s == RAMPING:
-            self._ramp(now)
-        elif s in RUNNING:
-            self._run(now)
+        act = self.fsm.tick(now, present)
+        while act != slotfsm.NONE:
+            act = self._do(act, now)
         self._guard(now)
+
+    def _do(self, act, now):
+        """Perform one action of the slot FSM and report its outcome; returns the next action."""
+        fsm = self.fsm
+        if act == slotfsm.POWER_OFF:
+            self._hw_off()
+            return slotfsm.NONE
+        if act == slotfsm.IDENTIFY:
+            outcome, cause = self._identify()
+        elif act == slotfsm.POWER_ON:
+            outcome, cause = self._power_on()
+        elif act == slotfsm.CHECK_POWER:
+            outcome, cause = self._check_power()
+        elif act == slotfsm.ENUMERATE:
+            outcome, cause = self._enumerate()
+        elif act == slotfsm.RAMP:
+            outcome = slotfsm.OK if self.chain.step_toward_targets(self.flim["step"], self.freq_cap()) else slotfsm.RETRY
+            cause = None
+        else:  # RUN
+            self._run(now)
+            return slotfsm.NONE
+        if outcome >= slotfsm.FAIL and self.still_present is not None and not self.still_present():
+            # the module left mid-step (a yank): that is a removal, not a fault of the module
+            return fsm.removed(now)
+        nxt = fsm.done(now, outcome, cause)
+        if fsm.state == slotfsm.HASHING and act == slotfsm.RAMP:
+            self.chain.finish_bring_up()
+        return nxt
 
     def restart(self, now):
         """From off/fault back through identification (resume, thermal recovery, host clear)."""
-        if self.state in (OFF, FAULT):
-            self._enter(IDENTIFYING, now)
+        self.fsm.restart(now)
 
-    def _identify(self, now):
+    def _identify(self):
+        """Identity, compatibility, stored profile: (outcome, cause)."""
         if self.eeprom_addr is None:
             m = self.board["module"]
             self.ident = {"serial": None, "chips": m["chips"], "chip_id": 0x1370}
-        else:
-            try:
-                self.ident = identity.read(self.i2c, self.eeprom_addr, self._id_buf)
-            except OSError:
-                # no answer (contacts still settling): retry for a few periods, never guess
-                self._id_tries += 1
-                if self._id_tries >= _ID_TRIES:
-                    self.power_off(now, UNIDENTIFIED, "eeprom:no_response")
-                return
-            except ValueError as e:  # blank, bad CRC, unknown layout: final for this insertion
-                self.power_off(now, UNIDENTIFIED, "eeprom:" + str(e))
-                return
-            self.serial = self.ident["serial"]
-            if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
-                self.power_off(now, INCOMPATIBLE, "chips")
-                return
-            v = self.ident["vout_mv"] / 1000.0
-            if not (self.vlim["min"] <= v <= self.vlim["max"]):
-                self.power_off(now, INCOMPATIBLE, "vout")
-                return
+            if self._fresh:
+                self._fresh = False
+                self._restore = True
+            return slotfsm.OK, None
+        try:
+            self.ident = identity.read(self.i2c, self.eeprom_addr, self._id_buf)
+        except OSError:
+            return slotfsm.RETRY, "eeprom:no_response"  # contacts may still be settling
+        except ValueError as e:  # blank, bad CRC, unknown layout: never guess a voltage
+            return slotfsm.NOT_IDENTIFIED, "eeprom:" + str(e)
+        self.serial = self.ident["serial"]
+        if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
+            return slotfsm.NOT_COMPATIBLE, "chips"
+        v = self.ident["vout_mv"] / 1000.0
+        if not (self.vlim["min"] <= v <= self.vlim["max"]):
+            return slotfsm.NOT_COMPATIBLE, "vout"
+        if self._fresh:
+            # a newly inserted module: its stored profile, else its nominal voltage and the
+            # board's default frequency. A restart (resume, recovery) keeps the live settings.
+            self._fresh = False
+            self._restore = True
             self.vout_user = v
-        if self.curtail_off:
-            self.power_off(now, OFF, "curtailed")
+            self.target_mhz = self.flim["default"]
+            self._load_profile()
+        return slotfsm.OK, None
+
+    def _load_profile(self):
+        self.profile = None
+        self.profile_note = None
+        try:
+            p = profile.read(self.i2c, self.eeprom_addr, self._prof_buf)
+        except OSError:
+            self.profile_note = "no_response"
             return
+        except ValueError as e:
+            self.profile_note = None if str(e) == "blank" else str(e)
+            return
+        why = profile.check(p, self.chain.expected, self.vlim, self.flim)
+        if why is not None:
+            self.profile_note = why  # stored values outside this board's limits: defaults instead
+            return
+        self.profile = p
+        self.vout_user = p["vout_mv"] / 1000.0
+
+    def _power_on(self):
+        self.fsm.hold_off = self.curtail_off
         self.reset(True)
         self.enable(True)
         try:
             self.vrm.init(self.vout_goal())
             self.vrm.set_vout(self.vout_goal())
         except (OSError, ValueError):
-            self.power_off(now, FAULT, "vrm")
-            return
-        self._enter(POWERING, now)
+            return slotfsm.FAIL, "vrm"
+        return slotfsm.OK, None
 
-    def _powering(self, now):
-        if ticks_diff(now, self._t) < _PGOOD_WAIT_MS:
-            return
+    def _check_power(self):
         try:
             faults = self.vrm.faults()
         except OSError:
             faults = ["nack"]
         if faults:
             self.vrm_faults = faults
-            self.power_off(now, FAULT, "vrm:" + faults[0])
-            return
+            return slotfsm.FAIL, "vrm:" + faults[0]
         self.reset(False)
-        self._enter(ENUMERATING, now)
+        return slotfsm.OK, None
 
-    def _enumerate(self, now):
-        if ticks_diff(now, self._t) < _RESET_MS:
-            return
+    def _enumerate(self):
         found = self.chain.bring_up()
         if found == 0:
-            self.power_off(now, FAULT, "no_chips")
-            return
+            return slotfsm.FAIL, "no_chips"
         if self.chain.fault_cause == NO_RESPONSE:
             # chips the controller cannot reach stay unconfigured: in series voltage domains
             # they unbalance the string, so the module is not run (the break stays reported)
-            self.power_off(now, FAULT, "chain:no_response")
-            return
-        self.chain.set_targets(self.target_mhz)
-        self._enter(RAMPING, now)
+            return slotfsm.FAIL, "chain:no_response"
+        p = self.profile
+        if not self._restore:
+            pass  # restart of the same module: per-chip targets as they were
+        elif p is None:
+            self.chain.set_targets(self.target_mhz)
+        elif len(p["freqs"]) == 1:
+            self.target_mhz = p["freqs"][0]
+            self.chain.set_targets(self.target_mhz)
+        else:
+            for i in range(self.chain.expected):
+                self.chain.set_targets(p["freqs"][i], i)
+        self._restore = False
+        return slotfsm.OK, None
 
     def set_freq(self, mhz, chip=-1):
         """Per-module or per-chip frequency target; refused outside the board's limits."""
@@ -235,14 +274,6 @@ class Module:
         if not (self.vlim["min"] <= volts <= self.vlim["max"]):
             raise ValueError("%s V outside the board's limits [%s, %s]" % (volts, self.vlim["min"], self.vlim["max"]))
         self.vout_user = volts
-
-    def _ramp(self, now):
-        if ticks_diff(now, self._t) < self.flim["settle_ms"]:
-            return
-        self._t = now
-        if self.chain.step_toward_targets(self.flim["step"], self.freq_cap()):
-            self.chain.finish_bring_up()
-            self._enter(HASHING, now)
 
     def _run(self, now):
         c = self.chain
@@ -261,9 +292,7 @@ class Module:
             self._t_freq = now
             c.step_toward_targets(self.flim["step"], self.freq_cap())
         self._ramp_vout()
-        want = THROTTLED if self.thermal.level else HASHING
-        if want != self.state:
-            self._enter(want, now, "thermal" if want == THROTTLED else None)
+        self.fsm.running(now, self.thermal.level > 0)
 
     def _ramp_vout(self):
         """Voltage changes move one board step per control period, never outside the envelope."""
@@ -280,9 +309,10 @@ class Module:
 
     def curtail(self, now, off):
         self.curtail_off = off
+        self.fsm.hold_off = off
         self._t_curtail = now
         if not off and self.state == OFF and self.cause == "curtailed":
-            self._enter(IDENTIFYING, now)
+            self.fsm.restart(now)
 
     # ------------------------------------------------------------ safety and telemetry
     def read_sensors(self):
