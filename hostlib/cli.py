@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import signal
 import sys
 import time
+
+from hashboard.repairlog import CODES as REPAIR_CODES
 
 from . import boards
 from .errors import HbError
@@ -106,14 +109,68 @@ def cmd_modules(args) -> int:
     chains = {c["module"]: c for c in st["chains"]}
     rows = [{"slot": m["slot"], "state": m["state"], "serial": m["serial"],
              "chips": chains[m["slot"]]["found"], "power_w": m.get("power_w"),
-             "temp_c": m.get("temp_c"), "cause": m.get("cause")} for m in st["modules"]]
+             "temp_c": m.get("temp_c"), "profile": m.get("profile"), "cause": m.get("cause")}
+            for m in st["modules"]]
     if args.json:
         _print_json(rows)
         return 0
-    print(f"{'slot':>4} {'state':<13} {'serial':<12} {'chips':>5} {'power':>8} {'temp':>6}  cause")
+    print(f"{'slot':>4} {'state':<13} {'serial':<12} {'chips':>5} {'power':>8} {'temp':>6}  {'profile':<8} cause")
     for r in rows:
         print(f"{r['slot']:>4} {r['state']:<13} {r['serial'] or '-':<12} {r['chips']:>5} "
-              f"{_fmt(r['power_w'], '7.1f')}W {_fmt(r['temp_c'], '6.1f'):>6}  {r['cause'] or ''}")
+              f"{_fmt(r['power_w'], '7.1f')}W {_fmt(r['temp_c'], '6.1f'):>6}  {r['profile'] or '-':<8} "
+              f"{r['cause'] or ''}")
+    return 0
+
+
+def cmd_profile_save(args) -> int:
+    with _link(args) as link:
+        p = link.request("save_profile", {"module": args.module}, timeout=max(args.timeout, 5.0))
+    if args.json:
+        _print_json(p)
+        return 0
+    fs = sorted(set(p["freqs"]))
+    span = f"{fs[0]:g} MHz" if len(fs) == 1 else f"{fs[0]:g}..{fs[-1]:g} MHz over {len(p['freqs'])} chips"
+    print(f"module {p['module']}: profile #{p['seq']} stored ({p['vout_mv'] / 1000:g} V, {span})")
+    return 0
+
+
+_EPOCH = datetime.date(2020, 1, 1)  # repair-log dates are days since this (docs/eeprom.md)
+_CODE_NAMES = {v: k for k, v in REPAIR_CODES.items()}
+
+
+def _repair_date(text: str | None) -> int:
+    try:
+        d = datetime.date.today() if text is None else datetime.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date {text!r}: expected YYYY-MM-DD")
+    days = (d - _EPOCH).days
+    if not 0 <= days <= 0xFFFF:
+        raise UsageError(f"--date {text}: must be between 2020-01-01 and 2199")
+    return days
+
+
+def cmd_repairs(args) -> int:
+    req: dict = {"module": args.module}
+    if args.add is not None:
+        if args.add not in REPAIR_CODES:
+            raise UsageError(f"--add {args.add!r}: one of {', '.join(REPAIR_CODES)}")
+        if args.chip is not None and not 0 <= args.chip <= 254:
+            raise UsageError("--chip must be 0..254")
+        req["add"] = {"days": _repair_date(args.date), "code": REPAIR_CODES[args.add],
+                      "arg": 255 if args.chip is None else args.chip}
+    with _link(args) as link:
+        log = link.request("repair_log", req, timeout=max(args.timeout, 5.0))
+    rows = [{"seq": e["seq"], "date": (_EPOCH + datetime.timedelta(days=e["days"])).isoformat(),
+             "action": _CODE_NAMES.get(e["code"], f"code{e['code']}"),
+             "chip": None if e["arg"] == 255 else e["arg"]} for e in log["entries"]]
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print(f"module {args.module}: repair log is empty")
+    for r in rows:
+        chip = "" if r["chip"] is None else f" chip {r['chip']}"
+        print(f"#{r['seq']:<4} {r['date']}  {r['action']}{chip}")
     return 0
 
 
@@ -286,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
     vo.add_argument("--module", type=int)
     vo.set_defaults(func=_simple("set_vout", lambda a: {"volts": a.volts} if a.module is None
                                  else {"volts": a.volts, "module": a.module}))
+    pf = sub.add_parser("profile", help="store the module's live tuning as its EEPROM profile")
+    pf.add_argument("action", choices=["save"])
+    pf.add_argument("module", type=int)
+    pf.set_defaults(func=cmd_profile_save)
+    rp = sub.add_parser("repairs", help="show (or append to) a module's repair log")
+    rp.add_argument("module", type=int)
+    rp.add_argument("--add", metavar="ACTION", help="record a repair: " + ", ".join(REPAIR_CODES))
+    rp.add_argument("--chip", type=int, help="chip position the repair concerns")
+    rp.add_argument("--date", help="YYYY-MM-DD (default today)")
+    rp.set_defaults(func=cmd_repairs)
     b = sub.add_parser("boards", help="list board definitions")
     b.set_defaults(func=cmd_boards)
     return p

@@ -306,6 +306,15 @@ class App:
                 self._next = ticks_add(now, self.period)
             self.control_step(now)
             wait = ticks_diff(self._next, self.clock.ticks_ms())
+            ramp = False
+        else:
+            ramp = True
+        # frequency ramps step at the board's PLL settle time, not only once per control period
+        for i, m in enumerate(self.modules):
+            if m.state == "ramping" and self.present[i]:
+                if ramp:
+                    m.ramp_step(now)
+                wait = min(wait, m.flim["settle_ms"])
         return wait
 
     def run(self, link):

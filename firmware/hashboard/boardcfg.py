@@ -88,7 +88,32 @@ def validate(cfg):
                 raise BoardError("%s.sensors.%d.type: unknown sensor type %s" % (p, j, s["type"]))
     if len(cfg["slots"]) > 1 and "expander" not in cfg:
         raise BoardError("expander: required on a board with more than one slot")
+    _unique_addresses(cfg)
     return cfg
+
+
+def _unique_addresses(cfg):
+    """No two parts may answer one address on a shared bus (a module's EEPROM and another
+    slot's regulator would both drive the bus), and no two chains may share a UART."""
+    seen = {}  # type: dict[str, str]
+
+    def claim(key, where):
+        if key in seen:
+            raise BoardError("%s: %s already used by %s" % (where, key, seen[key]))
+        seen[key] = where
+
+    if "expander" in cfg:
+        e = cfg["expander"]
+        claim("i2c %s addr 0x%02x" % (e.get("bus"), e.get("addr")), "expander")
+    for i, slot in enumerate(cfg["slots"]):
+        p = "slots.%d" % i
+        b = slot["vrm"]["bus"]
+        claim("i2c %d addr 0x%02x" % (b, slot["vrm"]["addr"]), p + ".vrm")
+        if "eeprom" in slot:
+            claim("i2c %d addr 0x%02x" % (b, slot["eeprom"]["addr"]), p + ".eeprom")
+        for j, s in enumerate(slot["sensors"]):
+            claim("i2c %s addr 0x%02x" % (s.get("bus", b), s["addr"]), "%s.sensors.%d" % (p, j))
+        claim("uart %d" % slot["uart"]["id"], p + ".uart")
 
 
 def loads(text):

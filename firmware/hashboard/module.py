@@ -1,11 +1,22 @@
 # One hashing module in one slot: identity, regulator, chain and sensors, stepped by the
 # control loop. States follow the status document (interfaces.md).
-from . import identity, profile, slotfsm, thermal
+from . import identity, profile, repairlog, slotfsm, thermal
 from .chain import NO_RESPONSE, Chain
 from .compat import const, ticks_diff
 from .slotfsm import (  # noqa: F401  (state names re-exported for app/status)
-    EMPTY, ENUMERATING, FAULT, HASHING, IDENTIFYING, INCOMPATIBLE, OFF, POWERED, POWERING,
-    RAMPING, RUNNING, THROTTLED, UNIDENTIFIED,
+    EMPTY,
+    ENUMERATING,
+    FAULT,
+    HASHING,
+    IDENTIFYING,
+    INCOMPATIBLE,
+    OFF,
+    POWERED,
+    POWERING,
+    RAMPING,
+    RUNNING,
+    THROTTLED,
+    UNIDENTIFIED,
 )
 from .tps546 import TPS546
 
@@ -32,7 +43,11 @@ class Module:
             i2c, slot_cfg["vrm"]["addr"], self.vlim["min"], self.vlim["max"], lim["iout_max_a"],
             vt.get("warn", 105), vt.get("fault", 145),
         )
-        self.eeprom_addr = slot_cfg["eeprom"]["addr"] if "eeprom" in slot_cfg else None
+        self.eeprom_addr = None
+        self.ee_i2c = i2c
+        if "eeprom" in slot_cfg:
+            self.eeprom_addr = slot_cfg["eeprom"]["addr"]
+            self.ee_i2c = hw.i2c(slot_cfg["eeprom"].get("bus", slot_cfg["vrm"]["bus"]))
         self._id_buf = bytearray(identity.RECORD_LEN)
         self.reset = hw.reset_line(slot, slot_cfg)
         self.enable = hw.enable_line(slot, slot_cfg)
@@ -92,8 +107,14 @@ class Module:
 
     def power_off(self, now, state, cause=None):
         """Regulator off and chain held in reset into a resting state; safe from any state."""
+        if state == FAULT and self._gone():
+            state, cause = EMPTY, None  # its sensors, regulator or chips vanished with it
         self.fsm.off(now, state, cause)
         self._hw_off()
+
+    def _gone(self):
+        """A failure may be a yank: the present line, read now, tells."""
+        return self.still_present is not None and not self.still_present()
 
     def _hw_off(self):
         self.enable(False)  # hardware path first: works even if PMBus does not
@@ -154,13 +175,19 @@ class Module:
         else:  # RUN
             self._run(now)
             return slotfsm.NONE
-        if outcome >= slotfsm.FAIL and self.still_present is not None and not self.still_present():
+        if outcome >= slotfsm.FAIL and self._gone():
             # the module left mid-step (a yank): that is a removal, not a fault of the module
             return fsm.removed(now)
         nxt = fsm.done(now, outcome, cause)
         if fsm.state == slotfsm.HASHING and act == slotfsm.RAMP:
             self.chain.finish_bring_up()
         return nxt
+
+    def ramp_step(self, now):
+        """Between control periods: the next ramp step if its settle time is over."""
+        act = self.fsm.tick(now, True)
+        while act != slotfsm.NONE:
+            act = self._do(act, now)
 
     def restart(self, now):
         """From off/fault back through identification (resume, thermal recovery, host clear)."""
@@ -176,7 +203,7 @@ class Module:
                 self._restore = True
             return slotfsm.OK, None
         try:
-            self.ident = identity.read(self.i2c, self.eeprom_addr, self._id_buf)
+            self.ident = identity.read(self.ee_i2c, self.eeprom_addr, self._id_buf)
         except OSError:
             return slotfsm.RETRY, "eeprom:no_response"  # contacts may still be settling
         except ValueError as e:  # blank, bad CRC, unknown layout: never guess a voltage
@@ -201,7 +228,7 @@ class Module:
         self.profile = None
         self.profile_note = None
         try:
-            p = profile.read(self.i2c, self.eeprom_addr, self._prof_buf)
+            p = profile.read(self.ee_i2c, self.eeprom_addr, self._prof_buf)
         except OSError:
             self.profile_note = "no_response"
             return
@@ -256,8 +283,37 @@ class Module:
         else:
             for i in range(self.chain.expected):
                 self.chain.set_targets(p["freqs"][i], i)
+            self._top_target()
         self._restore = False
         return slotfsm.OK, None
+
+    # ------------------------------------------------------------ module EEPROM: profile, repairs
+    def save_profile(self):
+        """Store the live per-chip frequency targets and string voltage as the module's tuned
+        profile (verified by read-back; the previous profile survives a failed write)."""
+        if self.eeprom_addr is None or self.state not in RUNNING:
+            raise ValueError("module %d is not hashing with an identity EEPROM (state %s)" % (self.slot, self.state))
+        n = self.chain.expected
+        t = self.chain.target
+        freqs = t if n <= profile.MAX_CHIPS else [self.target_mhz]
+        try:
+            seq = profile.read(self.ee_i2c, self.eeprom_addr, self._prof_buf)["seq"] + 1
+        except ValueError:
+            seq = 1
+        rec = profile.encode(freqs, int(self.vout_user * 1000 + 0.5), seq)
+        profile.write(self.ee_i2c, self.eeprom_addr, rec, self._prof_buf, self.clock.sleep_ms)
+        self.profile = profile.decode(rec)
+        self.profile_note = None
+        return self.profile
+
+    def repair_log(self, add=None):
+        """Entries of the append-only repair log, oldest first; add=(days, code, arg) appends."""
+        if self.eeprom_addr is None or self.state == EMPTY:
+            raise ValueError("module %d has no identity EEPROM present" % self.slot)
+        if add is not None:
+            repairlog.append(self.ee_i2c, self.eeprom_addr, add[0], add[1], add[2], self._id_buf,
+                             self.clock.sleep_ms)
+        return repairlog.read(self.ee_i2c, self.eeprom_addr, self._id_buf)
 
     def set_freq(self, mhz, chip=-1):
         """Per-module or per-chip frequency target; refused outside the board's limits."""
@@ -265,9 +321,15 @@ class Module:
             raise ValueError("%s MHz outside the board's limits [%s, %s]" % (mhz, self.flim["min"], self.flim["max"]))
         if chip >= self.chain.expected:
             raise ValueError("chip %d does not exist (module has %d)" % (chip, self.chain.expected))
-        if chip < 0:
-            self.target_mhz = mhz
         self.chain.set_targets(mhz, chip)
+        self._top_target()
+
+    def _top_target(self):
+        # thermal and power caps count down from the fastest chip's target
+        top = 0.0
+        for f in self.chain.target:
+            top = max(top, f)
+        self.target_mhz = top
 
     def set_vout(self, volts):
         """Module voltage (string volts); refused outside the board's and regulator's envelope."""
@@ -360,8 +422,9 @@ class Module:
                 cause = str(self.thermal.cause) + bad
                 if self.thermal.state == thermal.LATCHED:
                     cause += ":latched"
-                self.emit(now, "shutdown", self.slot, cause)
                 self.power_off(now, FAULT, cause)
+                if self.state == FAULT:  # not a yank (sensors that left with their module)
+                    self.emit(now, "shutdown", self.slot, cause)
         elif act == thermal.RESTART:
             self.emit(now, "recover", self.slot, "retry %d" % self.thermal.retries)
             self.restart(now)
@@ -396,8 +459,9 @@ class Module:
             return
         self.read_vrm()
         if self.powered() and self.vrm_faults and self.vrm_faults != ["ot_warn"]:
-            self.emit(now, "fault", self.slot, "vrm:" + self.vrm_faults[0])
             self.power_off(now, FAULT, "vrm:" + self.vrm_faults[0])
+            if self.state == FAULT:  # not a yank (a regulator that left with its module)
+                self.emit(now, "fault", self.slot, "vrm:" + self.vrm_faults[0])
 
     def telemetry(self, now):
         if self.state in RUNNING and not self.curtail_off:

@@ -34,6 +34,8 @@ class Protocol:
             "resume": self.op_resume,
             "heartbeat": self.op_heartbeat,
             "clear": self.op_clear,
+            "save_profile": self.op_save_profile,
+            "repair_log": self.op_repair_log,
         }
 
     def _reply(self, rid, data):
@@ -191,6 +193,37 @@ class Protocol:
         for m in self._module_arg(args):
             m.clear_fault(now)
         return {"cleared": True}
+
+    def op_save_profile(self, args):
+        """{"module": M}: the module's live per-chip targets and voltage into its EEPROM."""
+        m = self._module_arg(args, True)[0]
+        try:
+            p = m.save_profile()
+        except ValueError as e:
+            raise ProtocolError("bad_args", str(e))
+        except OSError:
+            raise ProtocolError("io", "module %d EEPROM write failed; its previous profile is kept" % m.slot)
+        return {"module": m.slot, "seq": p["seq"], "vout_mv": p["vout_mv"], "freqs": p["freqs"]}
+
+    def op_repair_log(self, args):
+        """{"module": M, "add": {"days": D, "code": C, "arg": A}}: read (and append to) the log."""
+        m = self._module_arg(args, True)[0]
+        add = args.get("add")
+        if add is not None:
+            if not isinstance(add, dict):
+                raise ProtocolError("bad_args", "add must be an object")
+            for k, hi in (("days", 0xFFFF), ("code", 0xFF), ("arg", 0xFF)):
+                v = add.get(k, 0)
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
+                    raise ProtocolError("bad_args", "add.%s must be an integer 0..%d" % (k, hi))
+            add = (add.get("days", 0), add.get("code", 0), add.get("arg", 0))
+        try:
+            entries = m.repair_log(add)
+        except ValueError as e:
+            raise ProtocolError("bad_args", str(e))
+        except OSError:
+            raise ProtocolError("io", "module %d EEPROM did not answer or verify" % m.slot)
+        return {"module": m.slot, "entries": [{"seq": e[0], "days": e[1], "code": e[2], "arg": e[3]} for e in entries]}
 
     def op_events(self, args, rid=None):
         """Streamed reply, one event at a time (the ring can be larger than a free heap block)."""

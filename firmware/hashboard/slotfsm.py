@@ -38,7 +38,7 @@ NOT_IDENTIFIED = const(3)  # blank / corrupt / unanswering EEPROM -> unidentifie
 NOT_COMPATIBLE = const(4)  # chip type, count or voltage does not fit the slot -> incompatible
 
 # default per-step budgets (ms); a board's "timing" may override each ("<state>_timeout_ms")
-TIMEOUTS = {IDENTIFYING: 1000, POWERING: 500, ENUMERATING: 3000, RAMPING: 10000}
+TIMEOUTS = {IDENTIFYING: 1000, POWERING: 500, ENUMERATING: 3000, RAMPING: 15000}
 _PGOOD_WAIT_MS = const(30)  # regulator soft start before its status means anything
 _RESET_MS = const(100)  # chain reset released this long before enumeration
 _ID_TRIES = const(3)  # EEPROM NACKs tolerated while the contacts settle
@@ -105,8 +105,6 @@ class SlotFSM:
             self._enter(now, IDENTIFYING)
             self.act = IDENTIFY
             return IDENTIFY
-        if s in self.timeout and ticks_diff(now, self.since) > self.timeout[s]:
-            return self.off(now, UNIDENTIFIED if s == IDENTIFYING else FAULT, "timeout:" + s)
         act = _ACTION.get(s, NONE)
         if s in _WAIT and ticks_diff(now, self.since) < _WAIT[s]:
             return NONE
@@ -125,10 +123,18 @@ class SlotFSM:
             return self.off(now, UNIDENTIFIED, cause)
         if outcome == NOT_COMPATIBLE:
             return self.off(now, INCOMPATIBLE, cause)
-        if s in self.timeout and ticks_diff(now, self.since) > self.timeout[s]:
-            # an action that blocked past its step's budget counts as failed
-            return self.off(now, UNIDENTIFIED if s == IDENTIFYING else FAULT, "timeout:" + s)
         if outcome == RETRY:
+            if s == RAMPING:
+                # the ramp's budget is counted in its own steps (budget / settle time): a ramp
+                # that keeps stepping on a slow loop is progressing, one that never arrives is not
+                self.tries += 1
+                if self.tries * self.ramp_every > self.timeout[RAMPING]:
+                    return self.off(now, FAULT, "timeout:" + s)
+                return NONE
+            if s in self.timeout and ticks_diff(now, self.since) > self.timeout[s]:
+                # still not done when its budget is spent. (A late success counts: a slow
+                # control loop must not fail a healthy module; a hung one is the watchdog's.)
+                return self.off(now, UNIDENTIFIED if s == IDENTIFYING else FAULT, "timeout:" + s)
             if s == IDENTIFYING:
                 self.tries += 1
                 if self.tries >= _ID_TRIES:
@@ -148,6 +154,7 @@ class SlotFSM:
             self._enter(now, ENUMERATING)
             return NONE
         if s == ENUMERATING:
+            self.tries = 0
             self._enter(now, RAMPING)
             return NONE
         if s == RAMPING:

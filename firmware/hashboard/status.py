@@ -27,7 +27,9 @@ def module_doc(m):
             "temp_c": _r(max([t for t in m.temps if t is not None], default=None), 2),
             "thermal": {"state": STATES[m.thermal.state], "level": m.thermal.level,
                         "retries": m.thermal.retries, "cause": m.thermal.cause},
-            "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal())}
+            "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()),
+            "profile": "stored" if m.profile is not None else (
+                "default" if m.profile_note is None else "ignored:" + m.profile_note)}
 
 
 def chain_doc(m):

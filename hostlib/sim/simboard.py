@@ -107,6 +107,9 @@ class SimBoard:
         self.wdt_fed_ms = 0
         self.events: list[tuple[int, str]] = []
         self.i2c_hang = False  # a device holding the bus: transactions never complete
+        self.collisions: list[tuple[int, int]] = []  # (bus, addr) seated twice
+        self.yank_armed: dict[int, str] = {}
+        self.yanked_at: dict[int, float] = {}  # board seconds
         for i in range(len(self.slot_cfgs)):
             self.insert_module(i, None)
 
@@ -129,18 +132,44 @@ class SimBoard:
             hw = ModuleHW(self.cfg, sc, model, random.Random(f"rng:{seed}:{slot}"), eeprom)
             hw.t_in = self.ambient
             self.modules[slot] = hw
-            bus = self.buses[sc["vrm"]["bus"]]
-            bus[sc["vrm"]["addr"]] = hw.vrm
+            self._attach(sc["vrm"]["bus"], sc["vrm"]["addr"], hw.vrm)
             if hw.eeprom is not None:
-                bus[sc["eeprom"]["addr"]] = hw.eeprom
+                self._attach(sc["eeprom"]["bus"] if "bus" in sc["eeprom"] else sc["vrm"]["bus"],
+                             sc["eeprom"]["addr"], hw.eeprom)
             for s in sc["sensors"]:
-                self.buses[s["bus"]][s["addr"]] = hw.sensors[s["name"]]
+                self._attach(s["bus"], s["addr"], hw.sensors[s["name"]])
             hw.chain.set_reset(self.reset_lines[slot])
             hw.vrm.control_pin = self.vrm_enable[slot]
             for f in self.faults:
                 self._apply(f, True)
             if self.expander is not None:
                 self.expander.set_present(slot, True)
+
+    def _attach(self, bus: int, addr: int, dev: I2CDevice) -> None:
+        """Seat a device; two devices answering one address on a shared bus is recorded."""
+        if addr in self.buses[bus]:
+            self.collisions.append((bus, addr))
+        self.buses[bus][addr] = dev
+
+    def yank_when(self, slot: int, phase: str) -> None:
+        """Pull the module the moment the firmware reaches a phase on its chain:
+        'enumeration' (the first chip address assigned) or 'ramp' (PLL past 100 MHz)."""
+        if phase not in ("enumeration", "ramp"):
+            raise ValueError(f"phase must be enumeration or ramp, not {phase!r}")
+        with self.lock:
+            self.yank_armed[slot] = phase
+
+    def _check_yank(self, slot: int) -> None:
+        phase = self.yank_armed.get(slot)
+        hw = self.modules[slot]
+        if phase is None or hw is None:
+            return
+        chips = hw.chain.chips
+        hit = any(c.assigned for c in chips) if phase == "enumeration" else hw.chain.freq_of(0) > 100.0
+        if hit:
+            del self.yank_armed[slot]
+            self.yanked_at[slot] = self.clock.now_s()
+            self.remove_module(slot)
 
     def remove_module(self, slot: int) -> None:
         with self.lock:
@@ -318,6 +347,8 @@ class SimBoard:
             hw = self._uart_module(uart_id)
             if hw is not None:
                 hw.chain.host_write(data, baud)
+                if self.yank_armed:
+                    self._check_yank(self.uart_slot[uart_id])
 
     def uart_read(self, uart_id: int, maxlen: int, baud: int) -> bytes:
         with self.lock:

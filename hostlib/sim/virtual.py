@@ -279,6 +279,17 @@ class VirtualBoard:
     def insert_module(self, slot: int, eeprom: bytes | None = None) -> None:
         self.sim.insert_module(slot, eeprom)
 
+    def yank_when(self, slot: int, phase: str) -> None:
+        """Pull module `slot` the moment the firmware reaches `phase` (enumeration | ramp)."""
+        self.sim.yank_when(slot, phase)
+
+    def module_eeprom(self, slot: int) -> bytes:
+        """The module's EEPROM contents as they are now (what the firmware wrote)."""
+        hw = self.sim.modules[slot]
+        if hw is None or hw.eeprom is None:
+            raise ValueError(f"slot {slot} has no module EEPROM")
+        return bytes(hw.eeprom.mem)
+
     def set_ambient(self, celsius: float) -> None:
         self.sim.set_ambient(celsius)
 
@@ -333,9 +344,16 @@ class VirtualBoard:
         if op == "set_ambient":
             self.set_ambient(float(req["celsius"]))
             return None
+        if op == "yank_when":
+            self.yank_when(int(req["slot"]), str(req["phase"]))
+            return None
+        if op == "module_eeprom":
+            return self.module_eeprom(int(req["slot"])).hex()
         if op == "stats":
             return {"board_ms": self.board_ms(), "restarts": self.restarts,
                     "bus_transactions": self.bus.transactions,
                     "vrm_commands_outside": self.sim.vrm_commands_outside(),
-                    "faults": [f.spec for f in self.sim.faults]}
+                    "faults": [f.spec for f in self.sim.faults],
+                    "i2c_collisions": self.sim.collisions,
+                    "yanked_at_ms": {str(k): int(v * 1000) for k, v in self.sim.yanked_at.items()}}
         raise ValueError(f"unknown control op {op!r}")

@@ -1,0 +1,27 @@
+"""Whole 24C02 images of a module EEPROM (docs/eeprom.md): identity, tuned profile and repair
+log, built with the firmware's own codecs. Used by provisioning, the simulator and tests."""
+
+from __future__ import annotations
+
+from hashboard import identity, profile, repairlog
+
+SIZE = 256
+
+
+def module_image(serial: str, *, model: str = "HBM-1370-24", chip_id: int = 0x1370, chips: int = 24,
+                 domains: int = 4, date: tuple[int, int, int] = (26, 11, 1), grade: int = 1,
+                 vout_mv: int = 4600, freq_mhz: int = 525,
+                 profile_freqs: list[float] | None = None, profile_vout_mv: int | None = None,
+                 repairs: list[tuple[int, int, int]] = ()) -> bytes:
+    """A module image: identity in copy A, optionally a profile in copy A and repair entries
+    (days, code, arg) in order; everything else blank (0xFF) as a new part."""
+    img = bytearray(b"\xff" * SIZE)
+    rec = identity.encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=1)
+    img[identity.SLOTS[0]: identity.SLOTS[0] + len(rec)] = rec
+    if profile_freqs is not None:
+        p = profile.encode(profile_freqs, profile_vout_mv or vout_mv, seq=1)
+        img[profile.SLOTS[0]: profile.SLOTS[0] + len(p)] = p
+    for i, (days, code, arg) in enumerate(repairs):
+        o = repairlog.BASE + (i % repairlog.ENTRIES) * repairlog.ENTRY
+        img[o: o + repairlog.ENTRY] = repairlog.encode(i + 1, days, code, arg)
+    return bytes(img)
