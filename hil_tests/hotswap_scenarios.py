@@ -70,6 +70,21 @@ class VirtualLane:
         self.vb.stop()
 
 
+class VirtualLaneView(VirtualLane):
+    """A lane over a VirtualBoard someone else started (and will stop)."""
+
+    def __init__(self, vb) -> None:  # noqa: D107 - no new board, no link held open
+        self.vb = vb
+        self.sim = vb.sim
+
+    def request(self, op: str, **args):
+        with Link(self.vb.port, timeout=10.0) as link:
+            return link.request(op, args, timeout=15.0)
+
+    def close(self) -> None:
+        pass
+
+
 def status(lane) -> dict:
     return lane.request("status")
 

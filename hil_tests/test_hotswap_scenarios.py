@@ -170,3 +170,46 @@ def test_every_scenario_on_the_real_interpreter(sim_only):
         assert ln.sim.collisions == [] and ln.sim.vrm_commands_outside() == []
     finally:
         ln.close()
+
+
+def test_technician_cli_modules_profile_and_repairs(sim_only):
+    """A repair bench session through hbctl on the real interpreter: list modules, record a chip
+    replacement, store the tuning, swap the module and see its profile come back."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hostlib.sim.virtual import VirtualBoard
+
+    hbctl = str(Path(sys.executable).parent / "hbctl")
+
+    def run(*args):
+        r = subprocess.run([hbctl, "--port", vb.port, *args], capture_output=True, text=True, timeout=60)
+        return r
+
+    with VirtualBoard(speed=10) as vb:
+        assert vb.wait_ready(60)
+        rows = json.loads(run("modules", "--json").stdout)
+        assert [r["slot"] for r in rows] == [0, 1, 2, 3]
+        assert all(r["state"] == "hashing" and r["chips"] == 24 and r["serial"] and r["power_w"] > 0
+                   and r["temp_c"] > 0 and r["profile"] == "default" for r in rows)
+        r = run("repairs", "1", "--add", "chip_replaced", "--chip", "7", "--date", "2026-11-22")
+        assert r.returncode == 0 and "chip_replaced chip 7" in r.stdout and "2026-11-22" in r.stdout
+        r = run("repairs", "1", "--add", "solder", "--chip", "7")
+        assert r.returncode != 0 and "--add 'solder'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert run("freq", "500", "--module", "1").returncode == 0
+        S.wait_for(S.VirtualLaneView(vb), lambda st: st["chains"][1]["freq_mhz"] == 500.0, 20000)
+        r = run("profile", "save", "1")
+        assert r.returncode == 0 and "profile #1 stored (4.6 V, 500 MHz)" in r.stdout, r.stdout + r.stderr
+        img = vb.module_eeprom(1)
+        vb.remove_module(1)
+        vb.wait_board(1)
+        vb.insert_module(1, img)
+        S.wait_for(S.VirtualLaneView(vb), lambda st: st["modules"][1]["state"] == "hashing", 20000)
+        rows = json.loads(run("modules", "--json").stdout)
+        assert rows[1]["profile"] == "stored"
+        log = json.loads(run("repairs", "1", "--json").stdout)
+        assert log == [{"seq": 1, "date": "2026-11-22", "action": "chip_replaced", "chip": 7}]
+        events = run("events", "--json").stdout
+        assert '"detail": "empty"' in events and '"module": 1' in events
