@@ -1,4 +1,8 @@
-# boot.py: runs first after every reset, before main.py (and alone after a raw-REPL soft reset).
+# boot.py (loader, stays loose at the root): runs first after every reset. Picks the confirmed app
+# or a trial app from the two slots (bootsel, docs/update.md) before main.py runs it.
 import gc
 
+import bootsel
+
+bootsel.boot()
 gc.collect()

@@ -1,24 +1,15 @@
-# main.py: start the controller; on any exit (Ctrl-C from a host tool, an error) power down first.
-import gc
-import sys
+# main.py (loader, stays loose at the root): run the app boot.py selected; a trial app that
+# cannot even start is restarted so that its failed boot counts (docs/update.md).
+import bootsel
 
-from hashboard import boardcfg, hal, settings
-from hashboard.app import App
-from hashboard.hostlink import StdinLink
-
-
-def run():
-    board = boardcfg.load(hal.BOARD_FILE)
-    # collect early and often: small steady garbage (boxed floats, reply strings) is freed before
-    # it can strand long-lived objects in a fragmented heap
-    gc.collect()
-    gc.threshold(8192)
-    app = App(board, hal.Hardware(board), hal.Clock(), sys.stdout.write, settings.FileStore())
+if bootsel.current is not None:
     try:
-        app.run(StdinLink())
-    finally:
-        app.shutdown("controller stopped")
-        hal.keep_fed(app.wdt)
+        import hbmain
 
+        hbmain.run(bootsel)
+    except Exception as e:  # noqa: BLE001 - KeyboardInterrupt (a host tool) still reaches the REPL
+        import sys
 
-run()
+        sys.print_exception(e)  # type: ignore[attr-defined]
+        if bootsel.on_trial():
+            bootsel.restart()

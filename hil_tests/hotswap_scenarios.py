@@ -5,7 +5,6 @@ small adapter: pull/seat modules, let board time pass, read status and events.""
 from __future__ import annotations
 
 import json
-import time
 
 from hostlib.eeprom_image import module_image
 from hostlib.link import Link

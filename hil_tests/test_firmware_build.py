@@ -27,9 +27,11 @@ def test_firmware_type_checks_against_port_stubs(port):
 
 
 def test_only_hal_imports_machine():
+    """In the app only hal.py touches machine; of the loader only bootsel, for the one reset
+    that counts a failed trial boot (it must work when the app itself cannot import)."""
     offenders = []
     for src in build_mpy.sources():
         text = src.read_text()
         if "import machine" in text or "from machine" in text:
             offenders.append(src.name)
-    assert offenders == ["hal.py"]
+    assert sorted(offenders) == ["bootsel.py", "hal.py"]

@@ -12,7 +12,7 @@ import time
 
 from hashboard.repairlog import CODES as REPAIR_CODES
 
-from . import boards
+from . import boards, cli_update
 from .errors import HbError
 from .link import Link
 
@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fault", action="append", help="fault spec, repeatable (interfaces.md)")
     s.add_argument("--speed", type=float, default=1.0, help="board seconds per wall second")
     s.add_argument("--storage", help="directory keeping the board's flash across runs")
-    s.add_argument("--heap", default="192k", help="MicroPython heap size (default 192k)")
+    s.add_argument("--heap", default="256k", help="MicroPython heap size (default 256k)")
     s.add_argument("--ready-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_sim)
 
@@ -357,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_repairs)
     b = sub.add_parser("boards", help="list board definitions")
     b.set_defaults(func=cmd_boards)
+    cli_update.add_parsers(sub)
     return p
 
 

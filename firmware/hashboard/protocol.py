@@ -102,7 +102,7 @@ class Protocol:
         lim = b["limits"]
         return {
             "board": b["name"], "chip": b["chip"],
-            "firmware": {"version": VERSION}, "protocol": PROTOCOL_VERSION,
+            "firmware": self._firmware(), "protocol": PROTOCOL_VERSION,
             "runtime": status.runtime(), "platform": sys.platform,
             "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],
             "limits": {
@@ -112,6 +112,19 @@ class Protocol:
                 "heartbeat_timeout_s": lim["heartbeat_timeout_s"],
             },
         }
+
+    def _firmware(self):
+        """Which app runs: version, layout (slots | loose), slot, trial, bundle hash."""
+        fw = {"version": VERSION, "layout": None, "slot": None, "trial": False, "bundle": None,
+              "reverted": None}
+        boot = self.app.boot
+        cur = boot.current if boot is not None else None
+        if cur is not None:
+            for k in ("layout", "slot", "trial", "bundle", "reverted"):
+                fw[k] = cur[k]
+            if cur["version"]:
+                fw["version"] = cur["version"]
+        return fw
 
     def op_set_freq(self, args):
         """{"mhz": F, "module": M (default all), "chip": I (default all)}: ramped, per chip."""

@@ -27,7 +27,9 @@ from .simboard import SimBoard
 
 FLASH_BYTES = 1024 * 1024
 OUT_BUFFER = 256 * 1024
-DEFAULT_HEAP = "192k"
+# 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 256k here holds
+# what needs roughly half of it on an RP2040 (about 190 KB of heap) or an ESP32-S3.
+DEFAULT_HEAP = "256k"
 
 
 def _micropython() -> str:
@@ -101,6 +103,7 @@ class VirtualBoard:
         os.set_blocking(self.m_user, False)
         self.port = os.ttyname(self.s_user)
         self._running = True
+        self._powered = True
         self._reset_pending = False
         self._launch()
         self.relay = threading.Thread(target=self._relay_loop, name="hb-relay", daemon=True)
@@ -244,7 +247,7 @@ class VirtualBoard:
                     os.write(self.m_dev, data)
             self._check_watchdog()
             p = self.proc
-            if self._running and p is not None and p.poll() is not None:
+            if self._running and self._powered and p is not None and p.poll() is not None:
                 self._drain_device()
                 if not self._running:
                     return
@@ -265,6 +268,24 @@ class VirtualBoard:
 
     def _hard_reset_requested(self) -> None:
         self._mode = "friendly"
+
+    # ------------------------------------------------------------------ power
+    def power_cut(self) -> None:
+        """Pull the board's power: the MCU stops wherever it is (mid flash write included);
+        everything it drove falls to its pull-down (regulators off). Flash keeps what reached it."""
+        self._powered = False
+        self._kill()
+        self.sim.mcu_reset()
+        self.ready.clear()
+        self.board_state = None
+
+    def power_on(self) -> None:
+        """Power back: a cold boot through boot.py and main.py from the flash image."""
+        self._mode = "friendly"
+        self._tail = b""
+        self._powered = True
+        self.restarts += 1
+        self._launch()
 
     # ------------------------------------------------------------------ test API
     def inject(self, spec: str) -> None:

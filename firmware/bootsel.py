@@ -1,0 +1,183 @@
+# Boot selection for the two app slots on the board's flash (docs/update.md), with MCUboot's
+# semantics: the confirmed app boots; a newly flashed app boots on trial and must confirm its
+# health within MAX_TRIES boots, else the board returns to the confirmed app by itself. Every
+# state change is one atomic rename; a slot boots only if every file matches its manifest.
+# Runs on MicroPython (boot.py) and imports on CPython (tests drive it on a directory).
+import hashlib
+import json
+import os
+import sys
+
+SLOTS = ("a", "b")
+APPS = "apps"
+STATE = "apps/state.json"
+MAX_TRIES = 3  # boots a trial app gets to confirm itself
+LOADER = ("boot.py", "main.py", "bootsel.py")  # stay loose at the root; never in a slot
+
+root = ""  # "" = the current directory (the flash root on a board)
+current = None  # what boot() chose: dict(slot, trial, version, bundle, layout, reverted, dir)
+_buf = bytearray(512)
+
+
+def _path(p):
+    return root + "/" + p if root else p
+
+
+def _exists(p):
+    try:
+        os.stat(_path(p))
+        return True
+    except OSError:
+        return False
+
+
+def read_json(p):
+    try:
+        with open(_path(p)) as f:
+            doc = json.load(f)
+        return doc if isinstance(doc, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(p, doc):
+    """Write atomically: a temp file, then one rename over the old one (littlefs renames
+    atomically; a power cut leaves the old file or the new one, never a mix)."""
+    tmp = p + ".tmp"
+    with open(_path(tmp), "w") as f:
+        f.write(json.dumps(doc))
+    try:
+        os.rename(_path(tmp), _path(p))
+    except OSError:  # a filesystem that will not rename over a file (FAT): not atomic there
+        try:
+            os.remove(_path(p))
+        except OSError:
+            pass
+        os.rename(_path(tmp), _path(p))
+
+
+def sha256_file(p):
+    h = hashlib.sha256()
+    mv = memoryview(_buf)
+    with open(_path(p), "rb") as f:
+        while True:
+            n = f.readinto(_buf)
+            if not n:
+                break
+            h.update(mv[:n])
+    return _hex(h.digest())
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+def verify(slot):
+    """The slot's manifest if every file it lists is there with its size and SHA-256, else None."""
+    d = APPS + "/" + slot
+    man = read_json(d + "/manifest.json")
+    if man is None or not isinstance(man.get("files"), dict):
+        return None
+    for name, meta in man["files"].items():
+        p = d + "/" + name
+        try:
+            if os.stat(_path(p))[6] != meta["size"] or sha256_file(p) != meta["sha256"]:
+                return None
+        except (OSError, KeyError, TypeError):
+            return None
+    return man
+
+
+def load_state():
+    st = read_json(STATE) or {}
+    for k in ("confirmed", "trial", "reverted"):
+        if st.get(k) not in SLOTS:
+            st[k] = None
+    if not isinstance(st.get("tries"), int):
+        st["tries"] = 0
+    return st
+
+
+def loose_app():
+    """Loose app files at the root: a board flashed by hand (mpremote cp) or at the factory."""
+    return _exists("hbmain.py") or _exists("hbmain.mpy")
+
+
+def choose():
+    """(slot, on trial, manifest, state); slot "" = the loose app, None = nothing bootable.
+    Updates the state file as MCUboot does: a trial boot is counted before the app runs, so a
+    crash or a power cut during it counts too. No app ever becomes confirmed without
+    confirming its own health."""
+    st = load_state()
+    t = st["trial"]
+    if t is not None:
+        if st["tries"] >= MAX_TRIES:
+            st["reverted"], st["trial"], st["tries"] = t, None, 0
+            write_json(STATE, st)
+        else:
+            st["tries"] += 1
+            write_json(STATE, st)
+            man = verify(t)
+            if man is not None:
+                return t, True, man, st
+            st["reverted"], st["trial"], st["tries"] = t, None, 0  # damaged: never boot it
+            write_json(STATE, st)
+    c = st["confirmed"]
+    if c is not None:
+        man = verify(c)
+        if man is not None:
+            return c, False, man, st
+    elif loose_app():
+        return "", False, None, st  # never confirmed a slot: the app that ran before the flash
+    for s in SLOTS:  # a complete slot that was never committed, or the confirmed one is damaged
+        if s != c and s != st["reverted"]:
+            man = verify(s)
+            if man is not None:
+                st["trial"], st["tries"] = s, 1  # it has to prove itself like any new app
+                write_json(STATE, st)
+                return s, True, man, st
+    return ("" if loose_app() else None), False, None, st
+
+
+def boot(at=""):
+    """Pick the app and put its directory first on sys.path (boot.py calls this)."""
+    global root, current
+    root = at
+    slot, trial, man, st = choose()
+    if slot:
+        d = _path(APPS + "/" + slot)
+        sys.path.insert(0, d)
+        current = {"layout": "slots", "slot": slot, "trial": trial, "version": man.get("version"),
+                   "bundle": man.get("bundle"), "reverted": st["reverted"], "dir": d}
+    elif slot == "":
+        current = {"layout": "loose", "slot": None, "trial": False, "version": None,
+                   "bundle": None, "reverted": st["reverted"], "dir": root or "."}
+    else:
+        current = None
+        print("bootsel: no complete app on flash; staying at the REPL (regulators stay off)")
+    return current
+
+
+def on_trial():
+    return current is not None and current["trial"]
+
+
+def confirm():
+    """The running trial app is healthy: make it the confirmed app."""
+    if not on_trial():
+        return False
+    st = load_state()
+    st["confirmed"], st["trial"], st["tries"], st["reverted"] = current["slot"], None, 0, None
+    write_json(STATE, st)
+    current["trial"] = False
+    return True
+
+
+def restart():
+    """A trial app that failed: reset the MCU so the next boot counts against it."""
+    try:
+        import machine
+
+        machine.reset()
+    except (ImportError, AttributeError):
+        sys.exit(1)

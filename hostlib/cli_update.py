@@ -1,0 +1,112 @@
+"""hbctl commands for the production line and field updates: bundle, flash (docs/update.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import bundle as bundles
+from . import flash
+from .errors import HbError
+from .link import Link
+from .paths import DEFAULT_BOARD
+
+
+def _print_json(doc) -> None:
+    json.dump(doc, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def cmd_bundle(args) -> int:
+    b = bundles.build(args.board, args.arch)
+    out = Path(args.out or f"bundle-{b.manifest['board']}-{b.version}")
+    bundles.write(b, out)
+    if args.json:
+        _print_json({"dir": str(out), **{k: b.manifest[k] for k in ("version", "board", "arch", "bundle")},
+                     "files": len(b.files) + len(b.loader), "bytes": b.size()})
+    else:
+        print(f"{out}: {b.manifest['board']} {b.version} ({b.manifest['arch']}), "
+              f"{len(b.files)} app files + {len(b.loader)} loader files, {b.size() / 1024:.1f} KB, "
+              f"bundle {b.bundle_hash[:16]}")
+    return 0
+
+
+def _port(args) -> str:
+    port = args.port or os.environ.get("HB_PORT")
+    if not port:
+        raise HbError("no port given: use --port PORT (a serial device, pty or pyserial URL)")
+    return port
+
+
+def wait_outcome(port: str, slot: str, bundle_hash: str, wait_s: float) -> dict:
+    """After the reset: poll `info` until the trial app confirmed itself, was reverted, or the
+    wait ran out. Returns the last `firmware` block seen (or {})."""
+    end = time.monotonic() + wait_s
+    fw: dict = {}
+    while time.monotonic() < end:
+        try:
+            with Link(port, timeout=3.0) as link:
+                fw = link.request("info")["firmware"]
+        except HbError:
+            time.sleep(0.5)
+            continue
+        if fw.get("reverted") == slot or (fw.get("bundle") == bundle_hash and not fw.get("trial")):
+            return fw
+        time.sleep(0.5)
+    return fw
+
+
+def cmd_flash(args) -> int:
+    port = _port(args)
+    b = bundles.read(Path(args.bundle)) if args.bundle else bundles.build(args.board, args.arch)
+    progress = None if args.json or args.quiet else flash.bar
+    rep = flash.deploy(port, b, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    outcome = "not waited"
+    fw: dict = {}
+    if rep.up_to_date:
+        outcome = "up to date"
+    elif args.wait > 0:
+        fw = wait_outcome(port, rep.slot, b.bundle_hash, args.wait)
+        if fw.get("reverted") == rep.slot:
+            outcome = "reverted"
+        elif fw.get("bundle") == b.bundle_hash:
+            outcome = "on trial" if fw.get("trial") else "confirmed"
+        else:
+            outcome = "no answer"
+    doc = {"slot": rep.slot, "previous": rep.previous, "version": b.version, "bundle": b.bundle_hash,
+           "sent": rep.sent, "copied": rep.copied, "skipped": rep.skipped, "removed": rep.removed,
+           "repaired": rep.repaired, "loader": rep.loader_sent, "bytes_sent": rep.bytes_sent,
+           "seconds": round(rep.seconds, 2), "outcome": outcome}
+    if args.json:
+        _print_json(doc)
+    else:
+        print(f"slot {rep.slot}: {b.version} bundle {b.bundle_hash[:16]} — sent {len(rep.sent)} "
+              f"({rep.bytes_sent / 1024:.1f} KB), copied on board {len(rep.copied)}, unchanged "
+              f"{len(rep.skipped)}, removed {len(rep.removed)} in {rep.seconds:.1f} s")
+        if rep.repaired:
+            print(f"repaired (hash mismatch on the board): {', '.join(rep.repaired)}")
+        print("board already runs this bundle, every file intact" if rep.up_to_date else f"trial app: {outcome}")
+    return 0 if outcome in ("confirmed", "not waited", "on trial", "up to date") else 1
+
+
+def add_parsers(sub) -> None:
+    bu = sub.add_parser("bundle", help="build the app bundle (.mpy + manifest) for a board")
+    bu.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
+    bu.add_argument("--arch", help="override the board's mpy-cross architecture")
+    bu.add_argument("--out", help="output directory (default bundle-BOARD-VERSION)")
+    bu.add_argument("--json", action="store_true")
+    bu.set_defaults(func=cmd_bundle)
+    fl = sub.add_parser("flash", help="install the app over the raw REPL (A/B slots, trial + rollback)")
+    fl.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
+    fl.add_argument("--arch", help="override the board's mpy-cross architecture")
+    fl.add_argument("--bundle", help="a bundle directory from `hbctl bundle` instead of building")
+    fl.add_argument("--wait", type=float, default=60.0,
+                    help="seconds to wait for the trial app to confirm itself (0: do not wait)")
+    fl.add_argument("--quiet", action="store_true", help="no progress bar")
+    fl.add_argument("--json", action="store_true")
+    fl.set_defaults(func=cmd_flash)

@@ -1,0 +1,294 @@
+"""Deploy a bundle over the MicroPython raw REPL (mpremote's transport as a library), into the app
+slot that is not running, then commit it as a trial app (docs/update.md).
+
+Order of board operations, each a step a power cut may end:
+  1. a pending, unconfirmed trial in the target slot is withdrawn (state file, one rename);
+  2. per file: skip if the target slot already holds it (same SHA-256), else copy it on the board
+     from the running slot if that one holds it, else send it over the link;
+  3. files the manifest does not list are removed from the slot (stale .py would shadow .mpy);
+  4. every file of the slot is hashed on the board and compared; mismatches are sent again;
+  5. the slot manifest is written (temp + rename); loader files at the root likewise if changed;
+  6. commit: the state file names the slot as trial (one rename);
+  7. soft reset: bootsel boots the trial app, which confirms itself or is reverted.
+Until 6 the board boots what it booted before; after 6 it boots the complete, verified trial.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .bundle import Bundle, slot_manifest
+from .errors import HbError
+
+SLOTS = ("a", "b")
+
+# Board-side helpers, sent once per session into the raw REPL's globals.
+_HELPERS = r"""
+import os, json, hashlib
+_b = bytearray(512)
+def _h(p):
+    h = hashlib.sha256(); mv = memoryview(_b)
+    with open(p, 'rb') as f:
+        while True:
+            n = f.readinto(_b)
+            if not n:
+                break
+            h.update(mv[:n])
+    return ''.join('%02x' % x for x in h.digest())
+def _walk(d, pre, out):
+    try:
+        it = list(os.ilistdir(d))
+    except OSError:
+        return
+    for e in it:
+        p = d + '/' + e[0]
+        if e[1] == 0x4000:
+            _walk(p, pre + e[0] + '/', out)
+        else:
+            out[pre + e[0]] = _h(p)
+def _mk(p):
+    q = ''
+    for part in p.split('/'):
+        q = q + '/' + part if q else part
+        try:
+            os.mkdir(q)
+        except OSError:
+            pass
+def _cp(s, d):
+    with open(s, 'rb') as fi, open(d, 'wb') as fo:
+        while True:
+            n = fi.readinto(_b)
+            if not n:
+                break
+            fo.write(memoryview(_b)[:n])
+def _rn(t, p):
+    try:
+        os.rename(t, p)
+    except OSError:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+        os.rename(t, p)
+def _rmtree(d):
+    try:
+        it = list(os.ilistdir(d))
+    except OSError:
+        return
+    for e in it:
+        p = d + '/' + e[0]
+        if e[1] == 0x4000:
+            _rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(d)
+"""
+
+
+class FlashError(HbError):
+    pass
+
+
+@dataclass
+class FlashReport:
+    slot: str
+    previous: str | None
+    sent: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    loader_sent: list[str] = field(default_factory=list)
+    bytes_sent: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+
+
+def _transport(port: str):
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    try:
+        t = SerialTransport(port, baudrate=115200)
+    except Exception as e:  # noqa: BLE001 - mpremote raises bare Exception for open failures
+        raise FlashError(f"cannot open {port}: {e}") from None
+    try:
+        # Ctrl-C stops the controller (it powers every module down first), then the raw REPL
+        t.enter_raw_repl(soft_reset=False)
+    except TransportError as e:
+        t.close()
+        raise FlashError(f"board on {port} does not answer at the REPL: {e}") from None
+    return t
+
+
+class Session:
+    """One raw-REPL session with helpers loaded; every call returns decoded output."""
+
+    def __init__(self, port: str) -> None:
+        self.t = _transport(port)
+        self.run(_HELPERS)
+
+    def run(self, code: str) -> str:
+        from mpremote.transport import TransportExecError
+
+        try:
+            return self.t.exec(code).decode()
+        except TransportExecError as e:
+            raise FlashError(f"board error: {e.error_output.strip().splitlines()[-1]}") from None
+
+    def json(self, code: str):
+        return json.loads(self.run(code).strip().splitlines()[-1])
+
+    def write(self, path: str, data: bytes, progress: Callable[[int, int], None] | None = None) -> None:
+        self.t.fs_writefile(path, data, chunk_size=512, progress_callback=progress)
+
+    def close(self, reset: bool) -> None:
+        try:
+            self.t.exit_raw_repl()
+            if reset:
+                self.t.serial.write(b"\x04")  # soft reset from the friendly REPL: boot.py, main.py
+                time.sleep(0.1)
+        finally:
+            self.t.close()
+
+
+def survey(s: Session) -> dict:
+    """State file, per-slot file hashes and loader hashes on the board."""
+    return s.json(
+        "r = {}\n"
+        "for sl in ('a', 'b'):\n"
+        "    o = {}\n    _walk('apps/' + sl, '', o)\n    r[sl] = o\n"
+        "ro = {}\n"
+        "for n in ('boot.py', 'main.py', 'bootsel.py', 'hbmain.py', 'hbmain.mpy'):\n"
+        "    try:\n        ro[n] = _h(n)\n    except OSError:\n        pass\n"
+        "try:\n    st = json.loads(open('apps/state.json').read())\nexcept (OSError, ValueError):\n    st = {}\n"
+        "print(json.dumps({'slots': r, 'root': ro, 'state': st}))\n")
+
+
+def _holds(hashes: dict, b: Bundle) -> bool:
+    return all(hashes.get(k) == m["sha256"] for k, m in b.manifest["files"].items())
+
+
+def _state_write(s: Session, st: dict) -> None:
+    s.run(f"_mk('apps')\nwith open('apps/state.json.tmp', 'w') as f:\n    f.write({json.dumps(json.dumps(st))})\n"
+          "_rn('apps/state.json.tmp', 'apps/state.json')\n")
+
+
+def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | None = None,
+           on_step: Callable[[str], None] | None = None, reset: bool = True) -> FlashReport:
+    """Install bundle b on the board at port; see the module docstring for the order."""
+    step = on_step or (lambda name: None)
+    t0 = time.monotonic()
+    s = Session(port)
+    try:
+        info = survey(s)
+        st = {k: info["state"].get(k) for k in ("confirmed", "trial", "tries", "reverted")}
+        if st["confirmed"] not in SLOTS:
+            st["confirmed"] = None
+        active = st["confirmed"]
+        target = "a" if active != "a" else "b"
+        rep = FlashReport(slot=target, previous=active)
+        if active is not None and st.get("trial") is None and _holds(info["slots"][active], b) and all(
+                info["root"].get(n) == m["sha256"] for n, m in b.manifest["loader"].items()):
+            rep.slot, rep.up_to_date = active, True  # already running this bundle, intact
+            s.close(reset=False)
+            rep.seconds = time.monotonic() - t0
+            return rep
+        if st.get("trial") == target:
+            st.update(trial=None, tries=0)  # never leave a half-rewritten slot named as trial
+            _state_write(s, st)
+            step("trial withdrawn")
+        have = info["slots"][target]
+        running = info["slots"][active] if active else {}
+        base = f"apps/{target}"
+        dirs = sorted({rel.rsplit("/", 1)[0] for rel in b.files if "/" in rel})
+        s.run(f"_mk({base!r})\n" + "".join(f"_mk({base + '/' + d!r})\n" for d in dirs))
+        total = sum(len(v) for k, v in b.files.items()
+                    if have.get(k) != b.manifest["files"][k]["sha256"]
+                    and running.get(k) != b.manifest["files"][k]["sha256"])
+        done = 0
+        for rel, data in sorted(b.files.items()):
+            want = b.manifest["files"][rel]["sha256"]
+            if have.get(rel) == want:
+                rep.skipped.append(rel)
+                continue
+            if running.get(rel) == want:
+                s.run(f"_cp({'apps/' + active + '/' + rel!r}, {base + '/' + rel!r})\n")
+                rep.copied.append(rel)
+                step(f"copied {rel}")
+                continue
+            if rel in running:
+                rep.repaired.append(rel)  # the running slot's copy differs from the bundle
+            first = {"chunk": True}
+
+            def cb(written: int, size: int, rel=rel, first=first) -> None:
+                if progress is not None:
+                    progress(done + written, total, rel)
+                if first["chunk"] and written < size:
+                    first["chunk"] = False
+                    step(f"writing {rel}")  # a power cut here leaves a torn file in the slot
+
+            s.write(f"{base}/{rel}", data, cb)
+            done += len(data)
+            rep.sent.append(rel)
+            rep.bytes_sent += len(data)
+            step(f"sent {rel}")
+        for rel in sorted(set(have) - set(b.files) - {"manifest.json", "manifest.json.tmp"}):
+            s.run(f"os.remove({base + '/' + rel!r})\n")
+            rep.removed.append(rel)
+            step(f"removed {rel}")
+        for attempt in range(3):
+            now = s.json(f"o = {{}}\n_walk({base!r}, '', o)\nprint(json.dumps(o))\n")
+            bad = [rel for rel in b.files if now.get(rel) != b.manifest["files"][rel]["sha256"]]
+            if not bad:
+                break
+            if attempt == 2:
+                raise FlashError(f"slot {target}: {', '.join(bad)} still differ after rewriting")
+            for rel in bad:
+                s.write(f"{base}/{rel}", b.files[rel])
+                rep.bytes_sent += len(b.files[rel])
+                rep.repaired.append(rel)
+        step("verified")
+        man = json.dumps(slot_manifest(b), sort_keys=True)
+        s.write(f"{base}/manifest.json.tmp", man.encode())
+        s.run(f"_rn({base + '/manifest.json.tmp'!r}, {base + '/manifest.json'!r})\n")
+        step("manifest")
+        for name, data in sorted(b.loader.items()):
+            if info["root"].get(name) == b.manifest["loader"][name]["sha256"]:
+                continue
+            s.write(name + ".tmp", data)
+            got = s.json(f"print(json.dumps(_h({name + '.tmp'!r})))\n")
+            if got != b.manifest["loader"][name]["sha256"]:
+                raise FlashError(f"loader {name}: written copy does not verify")
+            s.run(f"_rn({name + '.tmp'!r}, {name!r})\n")
+            rep.loader_sent.append(name)
+            rep.bytes_sent += len(data)
+            step(f"loader {name}")
+        st.update(trial=target, tries=0)
+        _state_write(s, st)
+        step("committed")
+        if active is not None and ("hbmain.py" in info["root"] or "hbmain.mpy" in info["root"]):
+            # a confirmed slot exists: the loose app of a hand-flashed board is stale now
+            s.run("for n in ('hbmain.py', 'hbmain.mpy'):\n    try:\n        os.remove(n)\n"
+                  "    except OSError:\n        pass\n_rmtree('hashboard')\n")
+            rep.removed.append("/hbmain + /hashboard (loose app)")
+            step("loose removed")
+    except BaseException:
+        s.t.close()
+        raise
+    s.close(reset)
+    rep.seconds = time.monotonic() - t0
+    return rep
+
+
+def bar(done: int, total: int, name: str) -> None:
+    """A one-line progress bar on stderr."""
+    width = 30
+    frac = 1.0 if total == 0 else min(1.0, done / total)
+    sys.stderr.write(f"\r[{'#' * int(frac * width):<{width}}] {frac * 100:5.1f}% "
+                     f"{done / 1024:6.1f}/{total / 1024:.1f} KB {name[:28]:<28}")
+    sys.stderr.flush()
