@@ -113,7 +113,9 @@ def _transport(port: str):
     from mpremote.transport_serial import SerialTransport
 
     try:
-        t = SerialTransport(port, baudrate=115200)
+        # a read timeout: on a pty mpremote reads byte by byte, and without one a silent board
+        # (powered off, wedged) would block the host forever instead of failing in one line
+        t = SerialTransport(port, baudrate=115200, timeout=1)
     except Exception as e:  # noqa: BLE001 - mpremote raises bare Exception for open failures
         raise FlashError(f"cannot open {port}: {e}") from None
     try:
@@ -195,7 +197,7 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
         if active is not None and st.get("trial") is None and _holds(info["slots"][active], b) and all(
                 info["root"].get(n) == m["sha256"] for n, m in b.manifest["loader"].items()):
             rep.slot, rep.up_to_date = active, True  # already running this bundle, intact
-            s.close(reset=False)
+            s.close(reset)  # the controller was interrupted for the survey: start it again
             rep.seconds = time.monotonic() - t0
             return rep
         if st.get("trial") == target:

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from . import PROTOCOL_VERSION, VERSION, status
+from . import PROTOCOL_VERSION, VERSION, provision, status
 
 PREFIX = "@hb "
 
@@ -36,6 +36,7 @@ class Protocol:
             "clear": self.op_clear,
             "save_profile": self.op_save_profile,
             "repair_log": self.op_repair_log,
+            "provision": self.op_provision,
         }
 
     def _reply(self, rid, data):
@@ -103,6 +104,7 @@ class Protocol:
         return {
             "board": b["name"], "chip": b["chip"],
             "firmware": self._firmware(), "protocol": PROTOCOL_VERSION,
+            "identity": provision.board_identity(self.app.store),
             "runtime": status.runtime(), "platform": sys.platform,
             "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],
             "limits": {
@@ -237,6 +239,26 @@ class Protocol:
         except OSError:
             raise ProtocolError("io", "module %d EEPROM did not answer or verify" % m.slot)
         return {"module": m.slot, "entries": [{"seq": e[0], "days": e[1], "code": e[2], "arg": e[3]} for e in entries]}
+
+    def op_provision(self, args):
+        """{"target": "board"|"module", "serial", "model", "date": [yy,mm,dd], "module": M,
+        "grade", "vout_mv", "force"}: write an identity once, verified by read-back."""
+        app = self.app
+        target = args.get("target")
+        try:
+            if target == "board":
+                return {"board": provision.provision_board(app.store, app.board, args)}
+            if target == "module":
+                m = self._module_arg(args, True)[0]
+                rec = provision.provision_module(m, app.board, args, app.clock.ticks_ms())
+                return {"module": m.slot, "serial": rec["serial"], "model": rec["model"], "seq": rec["seq"]}
+        except provision.Exists as e:
+            raise ProtocolError("exists", str(e))
+        except ValueError as e:
+            raise ProtocolError("bad_args", str(e))
+        except OSError:
+            raise ProtocolError("io", "identity write did not verify; the previous one is kept")
+        raise ProtocolError("bad_args", "target must be board or module")
 
     def op_events(self, args, rid=None):
         """Streamed reply, one event at a time (the ring can be larger than a free heap block)."""

@@ -63,15 +63,33 @@ class FileStore:
     def save(self, s):
         save(s, self.path, self.path + ".tmp")
 
+    def read(self, name):
+        """Another small JSON document next to the settings (e.g. the board identity)."""
+        try:
+            with open(name + ".json") as f:
+                return json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+
+    def write(self, name, doc):
+        save(doc, name + ".json", name + ".tmp")
+
 
 class MemoryStore:
     """Settings kept in RAM (fast lane, tests): same interface, nothing persists."""
 
     def __init__(self):
         self.data = None
+        self.docs = {}
 
     def load(self, board):
         return validate(self.data, board) if self.data is not None else defaults()
 
     def save(self, s):
         self.data = json.loads(json.dumps(s))
+
+    def read(self, name):
+        return json.loads(self.docs[name]) if name in self.docs else None
+
+    def write(self, name, doc):
+        self.docs[name] = json.dumps(doc)

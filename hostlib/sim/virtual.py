@@ -283,9 +283,9 @@ class VirtualBoard:
         """Power back: a cold boot through boot.py and main.py from the flash image."""
         self._mode = "friendly"
         self._tail = b""
-        self._powered = True
         self.restarts += 1
         self._launch()
+        self._powered = True  # only now: the relay must not see the dead process and relaunch too
 
     # ------------------------------------------------------------------ test API
     def inject(self, spec: str) -> None:

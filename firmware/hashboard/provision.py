@@ -1,0 +1,72 @@
+# Factory provisioning (docs/update.md): the board's identity, a small JSON document on the MCU's
+# flash, and module identity EEPROMs. Written once, verified by read-back, and never overwritten
+# without force, so a production-line slip cannot erase a board's or a module's serial.
+from . import identity
+
+BOARD_DOC = "identity"
+
+
+def _text(args, key, maxlen, default=None):
+    v = args.get(key, default)
+    if not isinstance(v, str) or not 0 < len(v) <= maxlen:
+        raise ValueError("%s must be text of 1..%d characters" % (key, maxlen))
+    return v
+
+
+def _date(args):
+    d = args.get("date", [26, 1, 1])
+    if (not isinstance(d, list) or len(d) != 3 or not all(isinstance(x, int) and not isinstance(x, bool) for x in d)
+            or not (0 <= d[0] <= 99 and 1 <= d[1] <= 12 and 1 <= d[2] <= 31)):
+        raise ValueError("date must be [yy, mm, dd]")
+    return d
+
+
+def board_identity(store):
+    doc = store.read(BOARD_DOC)
+    if isinstance(doc, dict) and isinstance(doc.get("serial"), str) and doc["serial"]:
+        return doc
+    return None
+
+
+class Exists(ValueError):
+    pass
+
+
+def provision_board(store, board, args):
+    """Write the board identity; refuses to replace a valid one unless args['force']."""
+    old = board_identity(store)
+    if old is not None and args.get("force") is not True:
+        raise Exists("board already has identity %s (force to replace)" % old["serial"])
+    doc = {"serial": _text(args, "serial", 32), "model": _text(args, "model", 32, board["name"]),
+           "date": _date(args)}
+    store.write(BOARD_DOC, doc)
+    if store.read(BOARD_DOC) != doc:
+        raise OSError(5)  # read-back mismatch
+    return doc
+
+
+def provision_module(m, board, args, now):
+    """Write module m's identity EEPROM (verified by read-back), then identify it afresh."""
+    if m.eeprom_addr is None:
+        raise ValueError("module %d has no identity EEPROM" % m.slot)
+    if m.state == "empty":
+        raise ValueError("slot %d is empty" % m.slot)
+    try:
+        old = identity.read(m.ee_i2c, m.eeprom_addr, m._id_buf)
+    except ValueError:
+        old = None
+    if old is not None and args.get("force") is not True:
+        raise Exists("module %d already has identity %s (force to replace)" % (m.slot, old["serial"]))
+    lim = board["limits"]
+    mod = board["module"]
+    vout = args.get("vout_mv", int(lim["vout"]["default"] * 1000 + 0.5))
+    grade = args.get("grade", 0)
+    for k, v, lo, hi in (("vout_mv", vout, 1, 65535), ("grade", grade, 0, 255)):
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError("%s must be an integer %d..%d" % (k, lo, hi))
+    rec = identity.encode(_text(args, "model", 16, mod.get("model", "module")), _text(args, "serial", 16),
+                          m.chain.chip.CHIP_ID, mod["chips"], mod["domains"], _date(args), grade, vout,
+                          int(lim["freq_mhz"]["default"]), (old["seq"] + 1) & 0xFFFF if old else 1)
+    identity.write(m.ee_i2c, m.eeprom_addr, rec, m._id_buf, m.clock.sleep_ms)
+    m.power_off(now, "empty")  # the next control step identifies it with its new record
+    return identity.decode(rec)

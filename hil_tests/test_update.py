@@ -1,0 +1,259 @@
+"""Bundles, flashing over the raw REPL and the A/B trial/confirm/revert update (issue 6), on the
+virtual board: the unchanged loader and app on the real MicroPython unix port, its littlefs
+flash image, pyserial ptys and mpremote's transport."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hostlib import bundle, flash
+from hostlib.cli_update import wait_outcome
+from hostlib.link import Link
+from hostlib.paths import FIRMWARE
+from hostlib.sim.virtual import VirtualBoard
+
+BIN = Path(sys.executable).parent
+SPEED = 10.0
+
+
+class PowerCut(Exception):
+    pass
+
+
+def patched_firmware(tmp: Path, name: str, edits: dict[str, tuple[str, str]]) -> Path:
+    """A copy of firmware/ with text replacements: a new version, or a deliberately bad app."""
+    dst = tmp / name
+    shutil.copytree(FIRMWARE, dst, ignore=shutil.ignore_patterns("__pycache__", ".mypy_cache"))
+    for rel, (old, new) in edits.items():
+        p = dst / rel
+        text = p.read_text()
+        assert old in text, (rel, old)
+        p.write_text(text.replace(old, new))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bundles")
+    v1 = bundle.build("modular-4x")
+    v2 = bundle.build("modular-4x", firmware=patched_firmware(
+        tmp, "v2", {"hashboard/__init__.py": ('VERSION = "0.1.0"', 'VERSION = "0.1.1-test"')}))
+    # an app that cannot find its chains: its health check fails (short trial window)
+    board = json.loads((FIRMWARE.parent / "boards" / "modular-4x.json").read_text())
+    board["timing"]["trial_window_ms"] = 8000
+    bp = tmp / "modular-4x-trial.json"
+    bp.write_text(json.dumps(board))
+    bad = bundle.build(str(bp), firmware=patched_firmware(tmp, "bad", {
+        "hashboard/__init__.py": ('VERSION = "0.1.0"', 'VERSION = "0.2.0-broken"'),
+        "hashboard/chain.py": ("    def bring_up(self, ticket_difficulty=256):\n",
+                               "    def bring_up(self, ticket_difficulty=256):\n        return 0\n")}))
+    crash = bundle.build("modular-4x", firmware=patched_firmware(tmp, "crash", {
+        "hashboard/__init__.py": ('VERSION = "0.1.0"', 'VERSION = "0.3.0-crash"'),
+        "hbmain.py": ("def run(boot=None):\n", "def run(boot=None):\n    raise ImportError('no such thing')\n")}))
+    return {"v1": v1, "v2": v2, "bad": bad, "crash": crash}
+
+
+def firmware(port: str, timeout: float = 30.0) -> dict:
+    """`info`'s firmware block once the controller answers (after a reset or power-up)."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            with Link(port, timeout=2.0) as link:
+                return link.request("info")["firmware"]
+        except Exception as e:  # noqa: BLE001 - booting: keep asking
+            last = e
+            time.sleep(0.3)
+    raise AssertionError(f"board never answered info: {last}")
+
+
+@pytest.fixture
+def board(tmp_path, sim_only):
+    vb = VirtualBoard(speed=SPEED, storage=str(tmp_path / "flash"))
+    vb.start()
+    assert vb.wait_ready(60)
+    yield vb
+    vb.stop()
+
+
+def flash_and_settle(vb, b, **kw) -> tuple[flash.FlashReport, dict]:
+    rep = flash.deploy(vb.port, b, **kw)
+    return rep, wait_outcome(vb.port, rep.slot, b.bundle_hash, 60)
+
+
+def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path, bundles):
+    out = tmp_path / "b"
+    bundle.write(bundles["v1"], out)
+    again = bundle.read(out)
+    m = again.manifest
+    assert m["board"] == "modular-4x" and m["arch"] == "armv6m" and m["version"] == "0.1.0"
+    assert "hbmain.mpy" in m["files"] and "hashboard/chain.mpy" in m["files"] and "board.json" in m["files"]
+    assert not any(k.endswith(".py") for k in m["files"])  # the app ships compiled
+    assert set(m["loader"]) == {"boot.py", "main.py", "bootsel.py"}
+    assert again.bundle_hash == bundles["v1"].bundle_hash
+    (out / "app" / "hashboard" / "pll.mpy").write_bytes(b"M\x06garbage")
+    with pytest.raises(bundle.BundleError, match="pll.mpy does not match"):
+        bundle.read(out)
+
+
+def test_full_flash_of_a_hand_flashed_board_then_incremental_then_up_to_date(board, bundles):
+    v1, v2 = bundles["v1"], bundles["v2"]
+    fw = firmware(board.port)
+    assert fw["layout"] == "loose" and fw["slot"] is None  # factory / mpremote-copied files
+    rep, fw = flash_and_settle(board, v1)
+    assert rep.slot == "a" and len(rep.sent) == len(v1.files) and rep.copied == []
+    assert fw["layout"] == "slots" and fw["slot"] == "a" and not fw["trial"] and fw["bundle"] == v1.bundle_hash
+    # one changed file: only it crosses the link; the rest is copied on the board
+    rep, fw = flash_and_settle(board, v2)
+    assert rep.slot == "b" and rep.sent == ["hashboard/__init__.mpy"]
+    assert rep.bytes_sent == len(v2.files["hashboard/__init__.mpy"])
+    assert len(rep.copied) == len(v2.files) - 1
+    assert fw["version"] == "0.1.1-test" and fw["slot"] == "b" and not fw["trial"]
+    # back to v1: slot a still holds every file of it, nothing is sent
+    rep, fw = flash_and_settle(board, v1)
+    assert rep.slot == "a" and rep.sent == [] and len(rep.skipped) == len(v1.files)
+    assert fw["bundle"] == v1.bundle_hash
+    rep = flash.deploy(board.port, v1)
+    assert rep.up_to_date and rep.sent == [] and rep.copied == []
+    assert firmware(board.port)["bundle"] == v1.bundle_hash  # controller restarted after the survey
+    # mpremote sees the documented layout
+    out = subprocess.run([str(BIN / "mpremote"), "connect", board.port, "resume", "ls", ":", "+", "ls", ":apps/a"],
+                         capture_output=True, text=True, timeout=60).stdout
+    for name in ("apps/", "boot.py", "main.py", "bootsel.py", "hashboard/", "hbmain.mpy", "board.json", "manifest.json"):
+        assert name in out, out
+    assert "hbmain.py" not in out  # the stale loose app is gone once a slot is confirmed
+
+
+def test_corrupted_file_is_detected_and_repaired(board, bundles):
+    v1 = bundles["v1"]
+    flash_and_settle(board, v1)
+    r = subprocess.run([str(BIN / "mpremote"), "connect", board.port, "resume", "exec",
+                        "f = open('apps/a/hashboard/pll.mpy', 'r+b'); f.seek(20); f.write(b'XX'); f.close()"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rep, fw = flash_and_settle(board, v1)
+    assert not rep.up_to_date and rep.repaired == ["hashboard/pll.mpy"] and rep.sent == ["hashboard/pll.mpy"]
+    assert fw["slot"] == "b" and fw["bundle"] == v1.bundle_hash and not fw["trial"]
+
+
+def test_trial_app_that_fails_its_health_check_is_reverted_without_the_host(board, bundles):
+    v1, bad = bundles["v1"], bundles["bad"]
+    flash_and_settle(board, v1)
+    rep = flash.deploy(board.port, bad)
+    assert rep.slot == "b"
+    fw = wait_outcome(board.port, "b", bad.bundle_hash, 90)
+    assert fw["reverted"] == "b" and fw["slot"] == "a" and fw["bundle"] == v1.bundle_hash and not fw["trial"]
+    with Link(board.port, timeout=5) as link:
+        st = link.request("status")
+    assert st["state"] == "hashing"  # the previous app runs the board again
+
+
+def test_trial_app_that_crashes_at_start_is_reverted(board, bundles):
+    v1, crash = bundles["v1"], bundles["crash"]
+    flash_and_settle(board, v1)
+    flash.deploy(board.port, crash)
+    fw = wait_outcome(board.port, "b", crash.bundle_hash, 90)
+    assert fw["reverted"] == "b" and fw["bundle"] == v1.bundle_hash
+
+
+def _cut_at(vb, b, k: int) -> list[str]:
+    """Flash b, cutting the power after the k-th step; returns the steps seen."""
+    seen: list[str] = []
+
+    def step(name: str) -> None:
+        seen.append(name)
+        if len(seen) == k:
+            vb.power_cut()
+            raise PowerCut(name)
+
+    try:
+        flash.deploy(vb.port, b, on_step=step)
+    except (PowerCut, flash.FlashError):
+        pass
+    return seen
+
+
+def test_power_cut_at_every_step_of_a_flash_always_boots_a_complete_app(tmp_path, sim_only, bundles):
+    v1, v2 = bundles["v1"], bundles["v2"]
+    vb = VirtualBoard(speed=SPEED, storage=str(tmp_path / "flash"))
+    vb.start()
+    try:
+        assert vb.wait_ready(60)
+        flash_and_settle(vb, v1)
+        vb.power_cut()
+        base = (tmp_path / "flash" / "flash.img").read_bytes()  # v1 confirmed in slot a
+        vb.power_on()
+        firmware(vb.port)
+        steps = _cut_at(vb, v2, 10_000)  # the whole flash once, to learn its steps
+        assert "committed" in steps and "sent hashboard/__init__.mpy" in steps
+        commit = steps.index("committed") + 1
+        seen_versions = set()
+        for k in range(1, len(steps) + 1):
+            vb.power_cut()
+            (tmp_path / "flash" / "flash.img").write_bytes(base)
+            vb.power_on()
+            firmware(vb.port)
+            _cut_at(vb, v2, k)
+            vb.power_on()
+            fw = firmware(vb.port)
+            # whatever step the power died at, a complete app boots: the old one, or the new
+            # one on trial once it was committed (bootsel verified every file before either)
+            assert fw["layout"] == "slots" and fw["bundle"] in (v1.bundle_hash, v2.bundle_hash), (k, steps[k - 1], fw)
+            # the new app only once the commit reached the flash, and then on trial first
+            assert (fw["bundle"] == v2.bundle_hash) == (k >= commit), (k, steps[k - 1], fw)
+            seen_versions.add(fw["version"])
+        assert seen_versions == {"0.1.0", "0.1.1-test"}
+    finally:
+        vb.stop()
+
+
+def test_power_cuts_during_the_first_boots_never_strand_the_board(board, bundles):
+    """Cut the power while the trial app boots, three times: it never confirmed, so the board
+    goes back to the previous app by itself."""
+    v1, v2 = bundles["v1"], bundles["v2"]
+    flash_and_settle(board, v1)
+    flash.deploy(board.port, v2)
+    for _ in range(3):
+        fw = firmware(board.port)
+        assert fw["bundle"] == v2.bundle_hash and fw["trial"]
+        board.power_cut()
+        board.power_on()
+    fw = firmware(board.port)
+    assert fw["reverted"] == "b" and fw["bundle"] == v1.bundle_hash and not fw["trial"]
+
+
+def test_power_cut_mid_file_write_of_a_full_flash(tmp_path, sim_only, bundles):
+    v1 = bundles["v1"]
+    vb = VirtualBoard(speed=SPEED, storage=str(tmp_path / "flash"))
+    vb.start()
+    try:
+        assert vb.wait_ready(60)
+        steps = _cut_at(vb, v1, 1)
+        assert steps[0].startswith("writing ")  # the first file is half written
+        vb.power_on()
+        fw = firmware(vb.port)
+        assert fw["layout"] == "loose"  # the app that ran before the flash
+        rep, fw = flash_and_settle(vb, v1)  # and the flash simply runs again
+        assert fw["bundle"] == v1.bundle_hash and not fw["trial"]
+    finally:
+        vb.stop()
+
+
+def test_hbctl_flash_reports_progress_and_an_unreachable_board_in_one_line(board, bundles, tmp_path):
+    out = tmp_path / "bundle"
+    r = subprocess.run([str(BIN / "hbctl"), "bundle", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "modular-4x 0.1.0 (armv6m)" in r.stdout, r.stderr
+    r = subprocess.run([str(BIN / "hbctl"), "--port", board.port, "flash", "--bundle", str(out)],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert "100.0%" in r.stderr and "trial app: confirmed" in r.stdout
+    r = subprocess.run([str(BIN / "hbctl"), "--port", "/dev/does-not-exist", "flash", "--bundle", str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "/dev/does-not-exist" in r.stderr
