@@ -213,3 +213,28 @@ def test_technician_cli_modules_profile_and_repairs(sim_only):
         assert log == [{"seq": 1, "date": "2026-11-22", "action": "chip_replaced", "chip": 7}]
         events = run("events", "--json").stdout
         assert '"detail": "empty"' in events and '"module": 1' in events
+
+
+def test_provisioning_a_blank_module_and_the_board(lane):
+    lane.sim.remove_module(2)
+    S.wait_for(lane, S.state_is(2, "empty"), 2000)
+    lane.sim.insert_module(2, BLANK)
+    S.wait_for(lane, S.state_is(2, "unidentified"), 3000)
+    out = lane.request("provision", target="module", module=2, serial="NEW-0002", date=[26, 11, 22], grade=3)
+    assert out == {"module": 2, "serial": "NEW-0002", "model": "HBM-1370-24", "seq": 1}
+    st, _ = S.wait_for(lane, S.state_is(2, "hashing"), 8000)
+    assert st["modules"][2]["serial"] == "NEW-0002"
+    rec = identity.read(_Mem(bytes(lane.sim.modules[2].eeprom.mem)), 0, bytearray(64))
+    assert rec["grade"] == 3 and rec["date"] == (26, 11, 22) and rec["vout_mv"] == 4600
+    with pytest.raises(RuntimeError, match="already has identity NEW-0002"):
+        lane.request("provision", target="module", module=2, serial="OTHER")
+    lane.request("provision", target="module", module=2, serial="OTHER", force=True)
+    st, _ = S.wait_for(lane, lambda s: s["modules"][2]["serial"] == "OTHER" and s["modules"][2]["state"] == "hashing", 8000)
+    assert lane.request("info")["identity"] is None
+    assert lane.request("provision", target="board", serial="HB-000042")["board"]["serial"] == "HB-000042"
+    assert lane.request("info")["identity"]["serial"] == "HB-000042"
+    with pytest.raises(RuntimeError, match="already has identity HB-000042"):
+        lane.request("provision", target="board", serial="HB-000043")
+    with pytest.raises(RuntimeError, match="serial must be text"):
+        lane.request("provision", target="module", module=1, serial="X" * 17, force=True)
+    assert S.status(lane)["modules"][1]["state"] == "hashing"  # a refused request changes nothing

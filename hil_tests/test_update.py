@@ -257,3 +257,22 @@ def test_hbctl_flash_reports_progress_and_an_unreachable_board_in_one_line(board
     r = subprocess.run([str(BIN / "hbctl"), "--port", "/dev/does-not-exist", "flash", "--bundle", str(out)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "/dev/does-not-exist" in r.stderr
+
+
+def test_hbctl_provision_board_identity_survives_power_and_refuses_overwrite(board):
+    def hb(*args):
+        return subprocess.run([str(BIN / "hbctl"), "--port", board.port, *args], capture_output=True,
+                              text=True, timeout=60)
+
+    r = hb("provision", "board", "--serial", "HB-2026-0001", "--date", "2026-11-22")
+    assert r.returncode == 0 and "serial HB-2026-0001 (model modular-4x)" in r.stdout, r.stderr
+    r = hb("provision", "board", "--serial", "HB-2026-0002")
+    assert r.returncode == 1 and "already has identity HB-2026-0001" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    board.power_cut()
+    board.power_on()
+    firmware(board.port)
+    info = json.loads(hb("info", "--json").stdout)
+    assert info["identity"] == {"serial": "HB-2026-0001", "model": "modular-4x", "date": [26, 11, 22]}
+    r = hb("provision", "module", "1", "--serial", "M-1", "--force", "--grade", "2")
+    assert r.returncode == 0 and "module 1 identity written and verified: serial M-1" in r.stdout, r.stderr

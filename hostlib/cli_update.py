@@ -94,6 +94,43 @@ def cmd_flash(args) -> int:
     return 0 if outcome in ("confirmed", "not waited", "on trial", "up to date") else 1
 
 
+def _date(text: str | None) -> list[int]:
+    import datetime
+
+    try:
+        d = datetime.date.today() if text is None else datetime.date.fromisoformat(text)
+    except ValueError:
+        raise HbError(f"--date {text!r}: expected YYYY-MM-DD") from None
+    if not 2000 <= d.year <= 2099:
+        raise HbError(f"--date {text}: year must be 2000..2099")
+    return [d.year - 2000, d.month, d.day]
+
+
+def cmd_provision(args) -> int:
+    req: dict = {"target": args.target, "serial": args.serial, "date": _date(args.date), "force": args.force}
+    if args.model:
+        req["model"] = args.model
+    if args.target == "module":
+        if args.module is None:
+            raise HbError("provision module needs the slot: hbctl provision module M --serial S")
+        req["module"] = args.module
+        if args.grade is not None:
+            req["grade"] = args.grade
+        if args.vout_mv is not None:
+            req["vout_mv"] = args.vout_mv
+    with Link(_port(args), timeout=max(args.timeout, 5.0)) as link:
+        out = link.request("provision", req)
+    if args.json:
+        _print_json(out)
+    elif args.target == "board":
+        b = out["board"]
+        print(f"board identity written and verified: serial {b['serial']} (model {b['model']})")
+    else:
+        print(f"module {out['module']} identity written and verified: serial {out['serial']} "
+              f"(model {out['model']}, record #{out['seq']}); identifying it again")
+    return 0
+
+
 def add_parsers(sub) -> None:
     bu = sub.add_parser("bundle", help="build the app bundle (.mpy + manifest) for a board")
     bu.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
@@ -110,3 +147,14 @@ def add_parsers(sub) -> None:
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
     fl.add_argument("--json", action="store_true")
     fl.set_defaults(func=cmd_flash)
+    pv = sub.add_parser("provision", help="write the board identity or a module's identity EEPROM (once)")
+    pv.add_argument("target", choices=["board", "module"])
+    pv.add_argument("module", type=int, nargs="?", help="slot, for target module")
+    pv.add_argument("--serial", required=True)
+    pv.add_argument("--model", help="default: the board name / the board's module model")
+    pv.add_argument("--date", help="manufacture date YYYY-MM-DD (default today)")
+    pv.add_argument("--grade", type=int, help="module bin / grade 0..255")
+    pv.add_argument("--vout-mv", type=int, help="module nominal string voltage, mV")
+    pv.add_argument("--force", action="store_true", help="replace a valid identity")
+    pv.add_argument("--json", action="store_true")
+    pv.set_defaults(func=cmd_provision)
