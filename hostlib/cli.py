@@ -12,7 +12,7 @@ import time
 
 from hashboard.repairlog import CODES as REPAIR_CODES
 
-from . import boards, cli_update
+from . import boards, cli_i2c, cli_update
 from .errors import HbError
 from .link import Link
 
@@ -280,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hbctl", description="Control modular hashboards, real or virtual.")
     p.add_argument("--port", help="board's serial port or pyserial URL (env HB_PORT)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
+    p.add_argument("--i2c", metavar="BUS:ADDR",
+                   help="talk to the control-board I2C interface instead of the serial port "
+                        "(BUS: Linux I2C bus number, or a virtual board's control socket path)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("sim", help="start a virtual board (prints its port as JSON)")
@@ -369,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         print("hbctl: error: a command is required", file=sys.stderr)
         return 2
     try:
+        if args.i2c:
+            return cli_i2c.run(args)
         return args.func(args)
     except (HbError, boards.BoardError, ValueError, OSError) as e:
         print(f"hbctl: error: {e}", file=sys.stderr)

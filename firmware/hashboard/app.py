@@ -3,7 +3,7 @@
 import gc
 import json
 
-from . import bm1370
+from . import PROTOCOL_VERSION, VERSION, bm1370, ctltarget, provision
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
@@ -57,6 +57,14 @@ class App:
         nominal = lim.get("nominal_power_w", 330.0 * n)
         self.power = PowerManager(f["min"], f["max"], f["default"], f["step"], self.period, nominal)
         self.protocol = Protocol(self)
+        self.ctl = None
+        ct = board.get("control_target")
+        if ct is not None:
+            mem = bytearray(ctltarget.SIZE)
+            ident = provision.board_identity(self.store)
+            ctl = ctltarget.ControlTarget(mem, VERSION, PROTOCOL_VERSION, n, ident["serial"] if ident else "")
+            if hw.control_target(ct, mem) is not None:
+                self.ctl = ctl
         self.state = "booting"
         self.settings = self.store.load(board)
         self.hb_lost = False
@@ -144,6 +152,7 @@ class App:
         self._save()
 
     def host_seen(self, now):
+        self.protocol.last_seen_ms = now  # the serial link or the control-board I2C interface
         if self.hb_lost:
             self.hb_lost = False
             self.emit(now, "heartbeat", None, "restored after %s" % self.hb_applied)
@@ -258,12 +267,16 @@ class App:
         self.power.observe_full(p, at_default)
         for m in self.modules:
             m.power_cap = cap
+        if self.ctl is not None:
+            self.ctl.service(self, now)
         self._check_heartbeat(now)
         if ticks_diff(now, self._next_tele) >= 0:
             self._next_tele = ticks_add(now, self.tele_period)
             for m in self.modules:
                 m.telemetry(now)
             self._sample_heap()
+            if self.ctl is not None:
+                self.ctl.refresh(self)
             if self.trial.active():
                 self._trial_step(now)
         state = self._board_state()

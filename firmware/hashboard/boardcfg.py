@@ -88,6 +88,11 @@ def validate(cfg):
                 raise BoardError("%s.sensors.%d.type: unknown sensor type %s" % (p, j, s["type"]))
     if len(cfg["slots"]) > 1 and "expander" not in cfg:
         raise BoardError("expander: required on a board with more than one slot")
+    if "control_target" in cfg:
+        _get(cfg, "control_target.id", "int", 0)
+        _get(cfg, "control_target.addr", "int", 0x08, 0x77)
+        _get(cfg, "control_target.scl", "int", 0)
+        _get(cfg, "control_target.sda", "int", 0)
     _unique_addresses(cfg)
     return cfg
 

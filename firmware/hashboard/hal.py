@@ -47,6 +47,12 @@ class Hardware(HardwareBase):
     def pin_out(self, pin):
         return machine.Pin(pin, machine.Pin.OUT, value=0)
 
+    def control_target(self, cfg, mem):
+        cls = getattr(machine, "I2CTarget", None)
+        if cls is None:
+            return None  # this port has no I2C target support: the serial protocol only
+        return cls(cfg["id"], cfg["addr"], mem=mem, scl=machine.Pin(cfg["scl"]), sda=machine.Pin(cfg["sda"]))
+
     def pin_in(self, pin):
         return machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
 

@@ -25,6 +25,10 @@ class HardwareBase:
         """A hardware watchdog (object with feed()), or None where there is none."""
         return None
 
+    def control_target(self, cfg, mem):
+        """The MCU's own I2C target over `mem` (machine.I2CTarget), or None on ports without."""
+        return None
+
     def attach_expander(self, expander):
         self.expander = expander
 

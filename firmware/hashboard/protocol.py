@@ -247,7 +247,10 @@ class Protocol:
         target = args.get("target")
         try:
             if target == "board":
-                return {"board": provision.provision_board(app.store, app.board, args)}
+                doc = provision.provision_board(app.store, app.board, args)
+                if app.ctl is not None:
+                    app.ctl.set_serial(doc["serial"])
+                return {"board": doc}
             if target == "module":
                 m = self._module_arg(args, True)[0]
                 rec = provision.provision_module(m, app.board, args, app.clock.ticks_ms())

@@ -108,6 +108,8 @@ class BusServer:
             if op == 0x41:
                 sim.wdt_fed_ms = sim.clock.now_ms()
                 return 0, b""
+            if op == 0x60:
+                return 0, sim.target_sync(ch, p)
             if op == 0x50:
                 if self.on_reset:
                     self.on_reset()

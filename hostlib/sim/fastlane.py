@@ -135,10 +135,36 @@ class EmuHardware(HardwareBase):
     def pin_in(self, pin):
         return EmuPin(self.sim, pin)
 
+    def control_target(self, cfg, mem):
+        """In process the controller side reads and writes the firmware's memory directly."""
+        self.target_mem = mem
+        self.sim.target_addr = cfg["addr"]
+        return mem
+
     def pin_out(self, pin):
         p = EmuPin(self.sim, pin)
         p.value(0)
         return p
+
+
+class MemBus:
+    """smbus2-style access to the in-process firmware's I2C target memory (fast lane)."""
+
+    def __init__(self, hw: "EmuHardware") -> None:
+        self.hw = hw
+
+    def read_i2c_block_data(self, addr: int, register: int, length: int) -> list[int]:
+        if addr != self.hw.sim.target_addr:
+            raise OSError(19, f"no I2C target at 0x{addr:02x}")
+        return list(self.hw.target_mem[register:register + length])
+
+    def write_i2c_block_data(self, addr: int, register: int, data: list[int]) -> None:
+        if addr != self.hw.sim.target_addr:
+            raise OSError(19, f"no I2C target at 0x{addr:02x}")
+        self.hw.target_mem[register:register + len(data)] = bytes(data)
+
+    def close(self) -> None:
+        pass
 
 
 class FastBoard:

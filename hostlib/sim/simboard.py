@@ -108,6 +108,9 @@ class SimBoard:
         self.events: list[tuple[int, str]] = []
         self.i2c_hang = False  # a device holding the bus: transactions never complete
         self.collisions: list[tuple[int, int]] = []  # (bus, addr) seated twice
+        self.target_addr: int | None = None  # the MCU's own I2C target (control-board interface)
+        self.target_mem = bytearray()
+        self.target_writes: list[tuple[int, bytes]] = []
         self.yank_armed: dict[int, str] = {}
         self.yanked_at: dict[int, float] = {}  # board seconds
         for i in range(len(self.slot_cfgs)):
@@ -144,6 +147,34 @@ class SimBoard:
                 self._apply(f, True)
             if self.expander is not None:
                 self.expander.set_present(slot, True)
+
+    # ---------------------------------------------------------------- the MCU as an I2C target
+    def target_sync(self, addr: int, mem: bytes) -> bytes:
+        """Firmware side: its target memory now; returns the host writes queued since."""
+        with self.lock:
+            self.target_addr = addr
+            self.target_mem = bytearray(mem)
+            out = b"".join(bytes((reg, len(d))) + d for reg, d in self.target_writes)
+            self.target_writes.clear()
+            return out
+
+    def target_read(self, addr: int, reg: int, n: int) -> bytes:
+        """Controller side: a register read; NACK (OSError 19) when nobody answers at addr."""
+        with self.lock:
+            if addr != self.target_addr or not self.target_mem:
+                raise OSError(19, f"no I2C target at 0x{addr:02x}")
+            mem = bytearray(self.target_mem)
+            for r, d in self.target_writes:  # what the controller wrote is in memory at once
+                mem[r:r + len(d)] = d
+            return bytes(mem[reg:reg + n]).ljust(n, b"\xff")
+
+    def target_write(self, addr: int, reg: int, data: bytes) -> None:
+        with self.lock:
+            if addr != self.target_addr or not self.target_mem:
+                raise OSError(19, f"no I2C target at 0x{addr:02x}")
+            if reg + len(data) > len(self.target_mem):
+                raise OSError(5, "write past the end of the target's memory")
+            self.target_writes.append((reg, bytes(data)))
 
     def _attach(self, bus: int, addr: int, dev: I2CDevice) -> None:
         """Seat a device; two devices answering one address on a shared bus is recorded."""

@@ -368,6 +368,11 @@ class VirtualBoard:
         if op == "yank_when":
             self.yank_when(int(req["slot"]), str(req["phase"]))
             return None
+        if op == "i2c_target_read":
+            return self.sim.target_read(int(req["addr"]), int(req["reg"]), int(req["n"])).hex()
+        if op == "i2c_target_write":
+            self.sim.target_write(int(req["addr"]), int(req["reg"]), bytes.fromhex(req["data"]))
+            return None
         if op == "module_eeprom":
             return self.module_eeprom(int(req["slot"])).hex()
         if op == "stats":

@@ -201,6 +201,33 @@ class Timer:
         self._run = False
 
 
+class I2CTarget:
+    """Memory-mode I2C target (the rp2 port's machine.I2CTarget): the host side reads and
+    writes `mem` through the simulator (reads see it as of the firmware's last few bus
+    transactions; writes land before its next ones)."""
+
+    IRQ_ADDR_MATCH_READ = 1
+    IRQ_ADDR_MATCH_WRITE = 2
+    IRQ_READ_REQ = 4
+    IRQ_WRITE_REQ = 8
+    IRQ_END_READ = 16
+    IRQ_END_WRITE = 32
+
+    def __init__(self, id=0, addr=0, *, addrsize=7, mem=None, mem_addrsize=8, scl=None, sda=None):
+        if mem is None or mem_addrsize != 8 or len(mem) > 256:
+            raise ValueError("emulated I2CTarget: memory mode with 8-bit addresses, <= 256 bytes")
+        self.addr = addr
+        self.mem = mem
+        self.handler = None
+        simbus.attach_target(self)
+
+    def irq(self, handler=None, trigger=IRQ_END_READ | IRQ_END_WRITE, hard=False):
+        self.handler = handler
+
+    def deinit(self):
+        simbus.attach_target(None)
+
+
 def reset():
     simbus.call(_OP_RESET, 0, b"")
     sys.exit(0)

@@ -60,7 +60,47 @@ def call(op, ch, payload):
         raise KeyboardInterrupt
     if _st[0]:
         raise OSError(_st[0])
+    if op != _OP_TARGET_SYNC:
+        after_call()
     return length
+
+
+# An emulated I2CTarget's memory (machine.I2CTarget in the shim): synchronised with the host
+# side every few bus transactions, the way a memory-mode target peripheral would let the bus
+# controller read and write it without the firmware's involvement.
+_OP_TARGET_SYNC = 0x60
+_SYNC_EVERY = 8
+_target = None
+_count = 0
+
+
+def attach_target(t):
+    global _target
+    _target = t
+
+
+def _sync():
+    t = _target
+    n = call(_OP_TARGET_SYNC, t.addr, t.mem)
+    i = 0
+    wrote = False
+    while i + 2 <= n:  # host writes queued since the last sync: (reg, len, bytes)
+        reg, ln = resp[i], resp[i + 1]
+        t.mem[reg:reg + ln] = resp[i + 2:i + 2 + ln]
+        i += 2 + ln
+        wrote = True
+    if wrote and t.handler is not None:
+        t.handler(t)
+
+
+def after_call():
+    global _count
+    if _target is None:
+        return
+    _count += 1
+    if _count >= _SYNC_EVERY:
+        _count = 0
+        _sync()
 
 
 def hello():
