@@ -238,3 +238,19 @@ def test_provisioning_a_blank_module_and_the_board(lane):
     with pytest.raises(RuntimeError, match="serial must be text"):
         lane.request("provision", target="module", module=1, serial="X" * 17, force=True)
     assert S.status(lane)["modules"][1]["state"] == "hashing"  # a refused request changes nothing
+
+
+def test_module_calibration_from_its_eeprom_is_applied(lane):
+    """Sensor offsets (0.1 degC) and the current-sense trim travel with the module."""
+    lane.sim.remove_module(1)
+    S.wait_for(lane, S.state_is(1, "empty"), 2000)
+    lane.sim.insert_module(1, module_image("CAL1", cal=(25, -15, 500)))
+    S.wait_for(lane, S.state_is(1, "hashing"), 8000)
+    lane.run(2000)
+    m = lane.fb.app.modules[1]
+    hw = lane.sim.modules[1]
+    inlet = hw.sensors["m1.inlet"].source()
+    outlet = hw.sensors["m1.outlet"].source()
+    assert m.temps[0] - inlet == pytest.approx(2.5, abs=0.6)  # sensor noise is +-0.25 degC
+    assert m.temps[1] - outlet == pytest.approx(-1.5, abs=0.6)
+    assert m.iout / hw.vrm.iout == pytest.approx(1.05, rel=0.02)

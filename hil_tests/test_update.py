@@ -276,3 +276,44 @@ def test_hbctl_provision_board_identity_survives_power_and_refuses_overwrite(boa
     assert info["identity"] == {"serial": "HB-2026-0001", "model": "modular-4x", "date": [26, 11, 22]}
     r = hb("provision", "module", "1", "--serial", "M-1", "--force", "--grade", "2")
     assert r.returncode == 0 and "module 1 identity written and verified: serial M-1" in r.stdout, r.stderr
+
+
+def test_flash_json_force_and_info_app_block(board, bundles, tmp_path):
+    """The names outside scripts rely on (interfaces.md): flash --json files_sent/files_skipped/
+    bundle, --force sends every file, info's app {version, bundle, trial}."""
+    out = tmp_path / "bundle"
+    bundle.write(bundles["v1"], out)
+
+    def hb(*a):
+        return subprocess.run([str(BIN / "hbctl"), "--port", board.port, *a], capture_output=True, text=True,
+                              timeout=180)
+
+    r = hb("flash", "--bundle", str(out), "--json")
+    doc = json.loads(r.stdout)
+    n = len(bundles["v1"].files)
+    assert r.returncode == 0 and doc["files_sent"] == n and doc["files_skipped"] == 0
+    assert doc["bundle"] == bundles["v1"].bundle_hash and doc["outcome"] == "confirmed"
+    r = hb("flash", "--bundle", str(out), "--json", "--force")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["files_sent"] == n and doc["files_skipped"] == 0 and doc["slot"] == "b"
+    info = json.loads(hb("info", "--json").stdout)
+    assert info["app"] == {**info["app"], "version": "0.1.0", "bundle": bundles["v1"].bundle_hash, "trial": False}
+    text = hb("info").stdout
+    assert "slot b" in text and "identity   not provisioned" in text
+
+
+def test_flash_to_a_silent_port_fails_in_one_line(tmp_path, bundles):
+    import os
+
+    out = tmp_path / "bundle"
+    bundle.write(bundles["v1"], out)
+    master, slave = os.openpty()  # a port nobody answers on
+    try:
+        t = time.monotonic()
+        r = subprocess.run([str(BIN / "hbctl"), "--port", os.ttyname(slave), "flash", "--bundle", str(out)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "does not answer at the REPL" in r.stderr and time.monotonic() - t < 60
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -42,7 +42,14 @@ def cmd_info(args) -> int:
         return 0
     lim = info["limits"]
     print(f"board      {info['board']} ({info['chip']}, {info['slots']} slot(s) x {info['chips_per_module']} chips)")
-    print(f"firmware   {info['firmware']['version']}  protocol v{info['protocol']}")
+    fw = info["firmware"]
+    where = {"slots": f"slot {fw.get('slot')}{' (on trial)' if fw.get('trial') else ''}",
+             "loose": "loose files (flashed by hand)"}.get(fw.get("layout"), "")
+    print(f"firmware   {fw['version']}  protocol v{info['protocol']}  {where}"
+          + (f"  bundle {fw['bundle'][:16]}" if fw.get("bundle") else "")
+          + (f"  (slot {fw['reverted']} was reverted)" if fw.get("reverted") else ""))
+    ident = info.get("identity")
+    print(f"identity   {ident['serial']} ({ident['model']})" if ident else "identity   not provisioned")
     print(f"runtime    {info['runtime']['name']} {info['runtime']['version']} on {info['platform']}")
     print(f"vout       {lim['vout']['min']:g} .. {lim['vout']['max']:g} V (default {lim['vout']['default']:g})")
     print(f"frequency  {lim['freq_mhz']['min']:g} .. {lim['freq_mhz']['max']:g} MHz (default {lim['freq_mhz']['default']:g})")

@@ -63,7 +63,7 @@ def cmd_flash(args) -> int:
     port = _port(args)
     b = bundles.read(Path(args.bundle)) if args.bundle else bundles.build(args.board, args.arch)
     progress = None if args.json or args.quiet else flash.bar
-    rep = flash.deploy(port, b, progress=progress)
+    rep = flash.deploy(port, b, progress=progress, force=args.force)
     if progress is not None:
         sys.stderr.write("\n")
     outcome = "not waited"
@@ -78,7 +78,8 @@ def cmd_flash(args) -> int:
             outcome = "on trial" if fw.get("trial") else "confirmed"
         else:
             outcome = "no answer"
-    doc = {"slot": rep.slot, "previous": rep.previous, "version": b.version, "bundle": b.bundle_hash,
+    doc = {"files_sent": len(rep.sent), "files_skipped": len(rep.skipped) + len(rep.copied),
+           "slot": rep.slot, "previous": rep.previous, "version": b.version, "bundle": b.bundle_hash,
            "sent": rep.sent, "copied": rep.copied, "skipped": rep.skipped, "removed": rep.removed,
            "repaired": rep.repaired, "loader": rep.loader_sent, "bytes_sent": rep.bytes_sent,
            "seconds": round(rep.seconds, 2), "outcome": outcome}
@@ -144,6 +145,7 @@ def add_parsers(sub) -> None:
     fl.add_argument("--bundle", help="a bundle directory from `hbctl bundle` instead of building")
     fl.add_argument("--wait", type=float, default=60.0,
                     help="seconds to wait for the trial app to confirm itself (0: do not wait)")
+    fl.add_argument("--force", action="store_true", help="send every file (no skipping, no on-board copies)")
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
     fl.add_argument("--json", action="store_true")
     fl.set_defaults(func=cmd_flash)

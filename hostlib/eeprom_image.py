@@ -12,11 +12,11 @@ def module_image(serial: str, *, model: str = "HBM-1370-24", chip_id: int = 0x13
                  domains: int = 4, date: tuple[int, int, int] = (26, 11, 1), grade: int = 1,
                  vout_mv: int = 4600, freq_mhz: int = 525,
                  profile_freqs: list[float] | None = None, profile_vout_mv: int | None = None,
-                 repairs: list[tuple[int, int, int]] = ()) -> bytes:
+                 repairs: list[tuple[int, int, int]] = (), cal: tuple[int, int, int] = (0, 0, 0)) -> bytes:
     """A module image: identity in copy A, optionally a profile in copy A and repair entries
     (days, code, arg) in order; everything else blank (0xFF) as a new part."""
     img = bytearray(b"\xff" * SIZE)
-    rec = identity.encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=1)
+    rec = identity.encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=1, cal=cal)
     img[identity.SLOTS[0]: identity.SLOTS[0] + len(rec)] = rec
     if profile_freqs is not None:
         p = profile.encode(profile_freqs, profile_vout_mv or vout_mv, seq=1)

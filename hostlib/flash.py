@@ -181,8 +181,10 @@ def _state_write(s: Session, st: dict) -> None:
 
 
 def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | None = None,
-           on_step: Callable[[str], None] | None = None, reset: bool = True) -> FlashReport:
-    """Install bundle b on the board at port; see the module docstring for the order."""
+           on_step: Callable[[str], None] | None = None, reset: bool = True,
+           force: bool = False) -> FlashReport:
+    """Install bundle b on the board at port; see the module docstring for the order.
+    force: send every file over the link (no skipping, no on-board copies)."""
     step = on_step or (lambda name: None)
     t0 = time.monotonic()
     s = Session(port)
@@ -194,7 +196,7 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
         active = st["confirmed"]
         target = "a" if active != "a" else "b"
         rep = FlashReport(slot=target, previous=active)
-        if active is not None and st.get("trial") is None and _holds(info["slots"][active], b) and all(
+        if not force and active is not None and st.get("trial") is None and _holds(info["slots"][active], b) and all(
                 info["root"].get(n) == m["sha256"] for n, m in b.manifest["loader"].items()):
             rep.slot, rep.up_to_date = active, True  # already running this bundle, intact
             s.close(reset)  # the controller was interrupted for the survey: start it again
@@ -204,8 +206,9 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
             st.update(trial=None, tries=0)  # never leave a half-rewritten slot named as trial
             _state_write(s, st)
             step("trial withdrawn")
-        have = info["slots"][target]
-        running = info["slots"][active] if active else {}
+        present = info["slots"][target]
+        have = present if not force else {}
+        running = info["slots"][active] if active and not force else {}
         base = f"apps/{target}"
         dirs = sorted({rel.rsplit("/", 1)[0] for rel in b.files if "/" in rel})
         s.run(f"_mk({base!r})\n" + "".join(f"_mk({base + '/' + d!r})\n" for d in dirs))
@@ -239,7 +242,7 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
             rep.sent.append(rel)
             rep.bytes_sent += len(data)
             step(f"sent {rel}")
-        for rel in sorted(set(have) - set(b.files) - {"manifest.json", "manifest.json.tmp"}):
+        for rel in sorted(set(present) - set(b.files) - {"manifest.json", "manifest.json.tmp"}):
             s.run(f"os.remove({base + '/' + rel!r})\n")
             rep.removed.append(rel)
             step(f"removed {rel}")

@@ -10,19 +10,22 @@ LAYOUT_VERSION = 1
 RECORD_LEN = 64
 SLOTS = (0x00, 0x40)  # two copies: a write goes to the older one, so a torn write loses nothing
 # magic, version, length, model, serial, chip_id, chips, domains, yy, mm, dd, grade,
-# vout_mv (string voltage), freq_mhz, seq (which copy is newer), 10 reserved; crc16 appended
-_FMT = ">4sBB16s16sHBBBBBBHHH10s"
+# vout_mv (string voltage), freq_mhz, seq (which copy is newer), calibration (two temperature
+# sensor offsets in 0.1 degC, current-sense gain trim in 1e-4), 6 reserved; crc16 appended.
+# Calibration sits in bytes that were reserved (zero) in the first records: zero = uncalibrated.
+_FMT = ">4sBB16s16sHBBBBBBHHHbbh6s"
 
 
 class IdentityError(ValueError):
     pass
 
 
-def encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=0):
+def encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=0, cal=(0, 0, 0)):
+    """cal: (sensor 0 offset, sensor 1 offset) in 0.1 degC and the current gain trim in 1e-4."""
     yy, mm, dd = date
     body = struct.pack(
         _FMT, MAGIC, LAYOUT_VERSION, RECORD_LEN, model.encode(), serial.encode(), chip_id,
-        chips, domains, yy, mm, dd, grade, vout_mv, freq_mhz, seq, bytes(10),
+        chips, domains, yy, mm, dd, grade, vout_mv, freq_mhz, seq, cal[0], cal[1], cal[2], bytes(6),
     )
     return body + struct.pack(">H", crc16(body))
 
@@ -55,6 +58,7 @@ def decode(data):
         "vout_mv": f[12],
         "freq_mhz": f[13],
         "seq": f[14],
+        "cal": {"temp_offset_c": (f[15] / 10.0, f[16] / 10.0), "iout_gain": 1.0 + f[17] / 10000.0},
     }
 
 

@@ -75,6 +75,8 @@ class Module:
         self.profile_note = None  # why a stored profile was not used
         self._prof_buf = bytearray(profile.RECORD_LEN)
         self._fresh = True  # next identification is of a newly inserted module
+        self.cal_temp = [0.0, 0.0]
+        self.cal_iout = 1.0
         self._restore = False  # enumerate applies the stored profile / defaults to every chip
         self.target_mhz = self.flim["default"]
         self.vout_user = self.vlim["default"]
@@ -209,6 +211,9 @@ class Module:
         except ValueError as e:  # blank, bad CRC, unknown layout: never guess a voltage
             return slotfsm.NOT_IDENTIFIED, "eeprom:" + str(e)
         self.serial = self.ident["serial"]
+        cal = self.ident["cal"]
+        self.cal_temp[0], self.cal_temp[1] = cal["temp_offset_c"]
+        self.cal_iout = cal["iout_gain"]
         if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
             return slotfsm.NOT_COMPATIBLE, "chips"
         v = self.ident["vout_mv"] / 1000.0
@@ -383,6 +388,8 @@ class Module:
         ok = True
         for i, s in enumerate(self.sensors):
             t = s.read()
+            if t is not None and i < 2:
+                t += self.cal_temp[i]  # the module's own calibration (identity EEPROM)
             err = s.error
             if t is None:
                 self._bad[i] = min(255, self._bad[i] + 1)
@@ -445,7 +452,7 @@ class Module:
     def read_vrm(self):
         try:
             self.vout = self.vrm.read_vout()
-            self.iout = self.vrm.read_iout()
+            self.iout = self.vrm.read_iout() * self.cal_iout
             self.vrm_temp = self.vrm.read_temp()
             self.vrm_faults = self.vrm.faults()
             self.vrm_ok = True

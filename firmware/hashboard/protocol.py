@@ -101,9 +101,10 @@ class Protocol:
     def op_info(self, args):
         b = self.app.board
         lim = b["limits"]
+        fw = self._firmware()  # also as "app" (interfaces.md: app.version, bundle, trial)
         return {
             "board": b["name"], "chip": b["chip"],
-            "firmware": self._firmware(), "protocol": PROTOCOL_VERSION,
+            "firmware": fw, "app": fw, "protocol": PROTOCOL_VERSION,
             "identity": provision.board_identity(self.app.store),
             "runtime": status.runtime(), "platform": sys.platform,
             "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],

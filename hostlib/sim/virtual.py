@@ -104,6 +104,7 @@ class VirtualBoard:
         self.port = os.ttyname(self.s_user)
         self._running = True
         self._powered = True
+        self._life = threading.Lock()  # launching and killing the MCU process, one at a time
         self._reset_pending = False
         self._launch()
         self.relay = threading.Thread(target=self._relay_loop, name="hb-relay", daemon=True)
@@ -249,12 +250,13 @@ class VirtualBoard:
             p = self.proc
             if self._running and self._powered and p is not None and p.poll() is not None:
                 self._drain_device()
-                if not self._running:
-                    return
-                self._tail = b""
-                self._to_user(b"MPY: soft reboot\r\n" if p.returncode == 0 else b"\r\nMPY: reset\r\n")
-                self.restarts += 1
-                self._launch()
+                with self._life:  # a power cut may have come meanwhile: then no reboot
+                    if not self._running or not self._powered or self.proc is not p:
+                        continue
+                    self._tail = b""
+                    self._to_user(b"MPY: soft reboot\r\n" if p.returncode == 0 else b"\r\nMPY: reset\r\n")
+                    self.restarts += 1
+                    self._launch()
 
     def _check_watchdog(self) -> None:
         sim = self.sim
@@ -273,19 +275,21 @@ class VirtualBoard:
     def power_cut(self) -> None:
         """Pull the board's power: the MCU stops wherever it is (mid flash write included);
         everything it drove falls to its pull-down (regulators off). Flash keeps what reached it."""
-        self._powered = False
-        self._kill()
+        with self._life:
+            self._powered = False
+            self._kill()
         self.sim.mcu_reset()
         self.ready.clear()
         self.board_state = None
 
     def power_on(self) -> None:
         """Power back: a cold boot through boot.py and main.py from the flash image."""
-        self._mode = "friendly"
-        self._tail = b""
-        self.restarts += 1
-        self._launch()
-        self._powered = True  # only now: the relay must not see the dead process and relaunch too
+        with self._life:
+            self._mode = "friendly"
+            self._tail = b""
+            self.restarts += 1
+            self._launch()
+            self._powered = True
 
     # ------------------------------------------------------------------ test API
     def inject(self, spec: str) -> None:
