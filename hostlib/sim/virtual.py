@@ -89,7 +89,7 @@ class VirtualBoard:
         if not self.flash.exists():
             self.flash.write_bytes(b"\xff" * FLASH_BYTES)
         self.factory = Path(self.tmp) / "factory"
-        shutil.copytree(FIRMWARE, self.factory, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(FIRMWARE, self.factory, ignore=shutil.ignore_patterns("__pycache__", ".*"))
         shutil.copy(boards.path_of(self.board_name), self.factory / "board.json")
         self.bus = BusServer(self.sim, os.path.join(self.tmp, "bus.sock"))
         self.bus.on_reset = self._hard_reset_requested
