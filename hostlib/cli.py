@@ -219,6 +219,7 @@ def cmd_demo(args) -> int:
         if not vb.wait_ready(60):
             raise HbError("virtual board did not finish booting within 60 s")
         print(f"ready after {time.monotonic() - t0:.1f} s wall; Ctrl-C to stop\n")
+        vb.wait_board(2.5)  # the first telemetry sweeps: hashrate is measured, not assumed
         end = None if args.duration is None else time.monotonic() + args.duration
         ns = argparse.Namespace(port=vb.port, timeout=5.0, json=False)
         while end is None or time.monotonic() < end:
