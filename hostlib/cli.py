@@ -146,11 +146,7 @@ _CODE_NAMES = {v: k for k, v in REPAIR_CODES.items()}
 
 
 def _repair_date(text: str | None) -> int:
-    try:
-        d = datetime.date.today() if text is None else datetime.date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--date {text!r}: expected YYYY-MM-DD")
-    days = (d - _EPOCH).days
+    days = (cli_update.parse_date(text) - _EPOCH).days
     if not 0 <= days <= 0xFFFF:
         raise UsageError(f"--date {text}: must be between 2020-01-01 and 2199")
     return days

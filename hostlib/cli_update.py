@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -95,13 +96,16 @@ def cmd_flash(args) -> int:
     return 0 if outcome in ("confirmed", "not waited", "on trial", "up to date") else 1
 
 
-def _date(text: str | None) -> list[int]:
-    import datetime
-
+def parse_date(text: str | None) -> datetime.date:
+    """--date YYYY-MM-DD, default today (the MCU has no trusted clock: dates come from the host)."""
     try:
-        d = datetime.date.today() if text is None else datetime.date.fromisoformat(text)
+        return datetime.date.today() if text is None else datetime.date.fromisoformat(text)
     except ValueError:
         raise HbError(f"--date {text!r}: expected YYYY-MM-DD") from None
+
+
+def _date(text: str | None) -> list[int]:
+    d = parse_date(text)
     if not 2000 <= d.year <= 2099:
         raise HbError(f"--date {text}: year must be 2000..2099")
     return [d.year - 2000, d.month, d.day]

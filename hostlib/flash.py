@@ -39,17 +39,23 @@ def _h(p):
                 break
             h.update(mv[:n])
     return ''.join('%02x' % x for x in h.digest())
-def _walk(d, pre, out):
+def _tree(d, pre, files, dirs):
     try:
         it = list(os.ilistdir(d))
     except OSError:
         return
+    dirs.append(d)
     for e in it:
         p = d + '/' + e[0]
         if e[1] == 0x4000:
-            _walk(p, pre + e[0] + '/', out)
+            _tree(p, pre + e[0] + '/', files, dirs)
         else:
-            out[pre + e[0]] = _h(p)
+            files[pre + e[0]] = p
+def _walk(d, pre, out):
+    f = {}
+    _tree(d, pre, f, [])
+    for k in f:
+        out[k] = _h(f[k])
 def _mk(p):
     q = ''
     for part in p.split('/'):
@@ -75,17 +81,13 @@ def _rn(t, p):
             pass
         os.rename(t, p)
 def _rmtree(d):
-    try:
-        it = list(os.ilistdir(d))
-    except OSError:
-        return
-    for e in it:
-        p = d + '/' + e[0]
-        if e[1] == 0x4000:
-            _rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(d)
+    f = {}
+    ds = []
+    _tree(d, '', f, ds)
+    for k in f:
+        os.remove(f[k])
+    for x in reversed(ds):
+        os.rmdir(x)
 """
 
 
