@@ -88,6 +88,33 @@ def verify(slot):
     return man
 
 
+def own_board():
+    """The board definition this hardware was made for: the provisioned identity's `board`,
+    else the board of the last app it confirmed, else the factory (loose) board.json; None on
+    a blank board (nothing to compare with)."""
+    ident = read_json("identity.json")
+    if ident is not None and isinstance(ident.get("board"), str):
+        return ident["board"], True
+    st = read_json(STATE)
+    if st is not None and isinstance(st.get("board"), str):
+        return st["board"], False
+    cfg = read_json("board.json")
+    if cfg is not None and isinstance(cfg.get("name"), str):
+        return cfg["name"], False
+    return None, False
+
+
+def fits(man, st):
+    """An app made for this board (a bundle for another board would drive other pins,
+    addresses and limits). A development board (no provisioned board) also takes the one
+    board the host explicitly allowed with `flash --force` (state `allow_board`)."""
+    want, fixed = own_board()
+    board = man.get("board")
+    if want is None or board == want:
+        return True
+    return not fixed and board is not None and st.get("allow_board") == board
+
+
 def load_state():
     st = read_json(STATE) or {}
     for k in ("confirmed", "trial", "reverted"):
@@ -118,21 +145,23 @@ def choose():
             st["tries"] += 1
             write_json(STATE, st)
             man = verify(t)
-            if man is not None:
+            if man is not None and fits(man, st):
                 return t, True, man, st
-            st["reverted"], st["trial"], st["tries"] = t, None, 0  # damaged: never boot it
+            # damaged, or made for another board: never boot it
+            st["reverted"], st["trial"], st["tries"] = t, None, 0
+            st["refused"] = "damaged" if man is None else "board %s" % man.get("board")
             write_json(STATE, st)
     c = st["confirmed"]
     if c is not None:
         man = verify(c)
-        if man is not None:
+        if man is not None and fits(man, st):
             return c, False, man, st
     elif loose_app():
         return "", False, None, st  # never confirmed a slot: the app that ran before the flash
     for s in SLOTS:  # a complete slot that was never committed, or the confirmed one is damaged
         if s != c and s != st["reverted"]:
             man = verify(s)
-            if man is not None:
+            if man is not None and fits(man, st):
                 st["trial"], st["tries"] = s, 1  # it has to prove itself like any new app
                 write_json(STATE, st)
                 return s, True, man, st
@@ -168,6 +197,11 @@ def confirm():
         return False
     st = load_state()
     st["confirmed"], st["trial"], st["tries"], st["reverted"] = current["slot"], None, 0, None
+    man = read_json(APPS + "/" + current["slot"] + "/manifest.json") or {}
+    if isinstance(man.get("board"), str):
+        st["board"] = man["board"]  # what this board runs from now on
+    st.pop("allow_board", None)
+    st.pop("refused", None)
     write_json(STATE, st)
     current["trial"] = False
     return True

@@ -24,8 +24,8 @@ def tuned(serial: str, base: float = 500.0) -> tuple[bytes, list[float]]:
 class FastLane:
     name = "fast"
 
-    def __init__(self) -> None:
-        self.fb = FastBoard()
+    def __init__(self, board: str = "modular-4x") -> None:
+        self.fb = FastBoard(board)
         self.sim = self.fb.sim
         self.fb.run_for(6000)
 
@@ -48,8 +48,8 @@ class FastLane:
 class VirtualLane:
     name = "micropython"
 
-    def __init__(self, speed: float = 5.0) -> None:
-        self.vb = VirtualBoard(speed=speed)
+    def __init__(self, speed: float = 5.0, board: str = "modular-4x") -> None:
+        self.vb = VirtualBoard(board, speed=speed)
         self.vb.start()
         assert self.vb.wait_ready(60)
         self.sim = self.vb.sim

@@ -66,16 +66,47 @@ def test_backoff_retries_then_latch_until_cleared():
     for attempt in range(1, 4):
         assert p.decide(DANGER + 1, True, now) == th.OFF and p.state == th.COOLING
         wait = 30000 << (attempt - 1)
-        assert p.decide(40.0, True, now + wait - 1) == th.NONE  # too early
+        # the module is off now: the policy counts the cool-down on unpowered readings
+        assert p.decide(40.0, True, now + wait - 1, powered=False) == th.NONE  # too early
         now += wait + 1000
-        assert p.decide(40.0, True, now) in (th.NONE, th.RESTART)
+        assert p.decide(40.0, True, now, powered=False) in (th.NONE, th.RESTART)
         now += 1000
         if p.state == th.COOLING:
-            assert p.decide(40.0, True, now) == th.RESTART
+            assert p.decide(40.0, True, now, powered=False) == th.RESTART
     assert p.decide(DANGER + 1, True, now) == th.OFF and p.state == th.LATCHED
-    assert p.decide(20.0, True, now + 10**7) == th.NONE  # latched: only the host clears it
+    assert p.decide(20.0, True, now + 10**7, powered=False) == th.NONE  # only the host clears it
     p.clear()
     assert p.state == th.COOLING
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(readings, st.booleans(), st.integers(1, 3000), st.booleans()), max_size=80))
+def test_powered_in_cooling_or_latched_is_always_switched_off(steps):
+    """Whatever powered it (a host, a bug), a module the policy holds off is switched off again;
+    an unpowered module never trips (a dropout while off starts no cool-down)."""
+    p = policy()
+    now = 0
+    for t, ok, dt, powered in steps:
+        now += dt
+        before = (p.state, p.retries)
+        act = p.decide(t, ok, now, powered)
+        if powered and before[0] in (th.COOLING, th.LATCHED):
+            assert act == th.OFF
+        if not powered:
+            assert act in (th.NONE, th.RESTART) and p.retries == before[1]
+        if act == th.RESTART:
+            assert not powered and p.allows_power()
+
+
+def test_hold_waits_for_cool_without_counting_a_retry():
+    p = policy()
+    p.hold(0, "hot")
+    assert not p.allows_power() and p.retries == 0
+    assert p.decide(80.0, True, 40000, powered=False) == th.NONE  # still hot
+    assert p.decide(40.0, True, 41000, powered=False) == th.NONE  # cool for < 1 s
+    assert p.decide(40.0, True, 42000, powered=False) == th.RESTART
+    p.reset()
+    assert p.allows_power() and p.level == 0 and p.cause == ""
 
 
 def test_throttles_above_hot_then_releases_below_hot_minus_hysteresis():

@@ -170,7 +170,40 @@ def survey(s: Session) -> dict:
         "for n in ('boot.py', 'main.py', 'bootsel.py', 'hbmain.py', 'hbmain.mpy'):\n"
         "    try:\n        ro[n] = _h(n)\n    except OSError:\n        pass\n"
         "try:\n    st = json.loads(open('apps/state.json').read())\nexcept (OSError, ValueError):\n    st = {}\n"
-        "print(json.dumps({'slots': r, 'root': ro, 'state': st}))\n")
+        "bd = {}\n"
+        "for k, n in (('identity', 'identity.json'), ('factory', 'board.json')):\n"
+        "    try:\n        bd[k] = json.loads(open(n).read())\n    except (OSError, ValueError):\n        pass\n"
+        "print(json.dumps({'slots': r, 'root': ro, 'state': st, 'boards': bd}))\n")
+
+
+def own_board(info: dict) -> tuple[str | None, bool]:
+    """The board definition the board was made for, as its loader decides it (bootsel.own_board):
+    (name or None, fixed by a provisioned identity)."""
+    ident = info.get("boards", {}).get("identity")
+    if isinstance(ident, dict) and isinstance(ident.get("board"), str):
+        return ident["board"], True
+    if isinstance(info["state"].get("board"), str):
+        return info["state"]["board"], False
+    factory = info.get("boards", {}).get("factory")
+    if isinstance(factory, dict) and isinstance(factory.get("name"), str):
+        return factory["name"], False
+    return None, False
+
+
+def check_board(info: dict, b: Bundle, force: bool, warn: Callable[[str], None]) -> str | None:
+    """Refuse a bundle made for another board; on a development board `force` lets it through
+    (returned: the board name the loader is told to allow). A provisioned board never takes it."""
+    want, fixed = own_board(info)
+    have = b.manifest["board"]
+    if want is None or want == have:
+        return None
+    if fixed:
+        raise FlashError(f"bundle is for board {have}, but this board is provisioned as {want}: refused")
+    if not force:
+        raise FlashError(f"bundle is for board {have}, but this board runs {want} "
+                         "(--force installs it anyway on a development board)")
+    warn(f"warning: installing a {have} bundle on a board that ran {want} (--force)")
+    return have
 
 
 def _holds(hashes: dict, b: Bundle) -> bool:
@@ -184,15 +217,19 @@ def _state_write(s: Session, st: dict) -> None:
 
 def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | None = None,
            on_step: Callable[[str], None] | None = None, reset: bool = True,
-           force: bool = False) -> FlashReport:
+           force: bool = False, warn: Callable[[str], None] | None = None) -> FlashReport:
     """Install bundle b on the board at port; see the module docstring for the order.
-    force: send every file over the link (no skipping, no on-board copies)."""
+    force: send every file over the link (no skipping, no on-board copies), and install a
+    bundle made for another board on a development board."""
     step = on_step or (lambda name: None)
     t0 = time.monotonic()
     s = Session(port)
     try:
         info = survey(s)
-        st = {k: info["state"].get(k) for k in ("confirmed", "trial", "tries", "reverted")}
+        allow = check_board(info, b, force, warn or (lambda m: print(m, file=sys.stderr)))
+        st = {k: info["state"].get(k) for k in ("confirmed", "trial", "tries", "reverted", "board")}
+        if st["board"] is None:
+            del st["board"]
         if st["confirmed"] not in SLOTS:
             st["confirmed"] = None
         active = st["confirmed"]
@@ -276,6 +313,8 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
             rep.bytes_sent += len(data)
             step(f"loader {name}")
         st.update(trial=target, tries=0)
+        if allow is not None:
+            st["allow_board"] = allow  # the loader refuses it otherwise
         _state_write(s, st)
         step("committed")
         if active is not None and ("hbmain.py" in info["root"] or "hbmain.mpy" in info["root"]):

@@ -16,6 +16,7 @@ from .trial import TrialGuard
 CHIPS = {"BM1370": bm1370}
 _PRESENT_SAMPLES = 2  # consecutive equal samples before a presence change counts (debounce)
 _BUSY = ("identifying", "powering", "enumerating", "ramping")
+_LINES_PER_PASS = 4  # host requests served per loop pass: a flood cannot starve the control step
 _FAULTY = ("fault", "unidentified", "incompatible")
 
 
@@ -42,6 +43,8 @@ class App:
                 self.int_pin = hw.pin_in(e["int_pin"])
         self.poll_ms = t.get("presence_poll_ms", 500)
         self._t_poll = 0
+        self.id_check_ms = t.get("identity_check_ms", 1000)
+        self._t_id = 0
         self.modules = [
             Module(i, s, board, hw, clock, self.emit, chip) for i, s in enumerate(board["slots"])
         ]
@@ -93,7 +96,12 @@ class App:
             m.enable(False)
         s = self.settings
         if s["power_target_w"] is not None:
-            self.power.set_target(s["power_target_w"])
+            try:
+                self.power.set_target(s["power_target_w"])
+            except ValueError as e:  # stored under other limits (another board file): dropped
+                s["power_target_w"] = None
+                self._save()
+                self.emit(now, "settings", None, "power_target_w dropped: %s" % e)
         if s["curtailed"]:
             self._curtail(now, s["curtail_level"], persist=False)
         wdt_ms = self.board["timing"].get("watchdog_ms")
@@ -141,8 +149,9 @@ class App:
         self.hb_lost = False
         for m in self.modules:
             m.curtail(now, False)
+            m.hold_heartbeat(now, False)
             if m.state == OFF and m.cause in ("heartbeat", "cleared"):
-                m.restart(now)
+                m.restart(now)  # gated: never a module the thermal policy holds off
         self.settings["curtailed"] = False
         self._save()
         self.emit(now, "resume", None, "target %s" % self.power.target_w)
@@ -159,9 +168,11 @@ class App:
 
     def _check_heartbeat(self, now):
         hb = self.settings["heartbeat"]
-        last = self.protocol.last_seen_ms
-        if hb is None or self.hb_lost or last is None:
+        if hb is None or self.hb_lost:
             return
+        last = self.protocol.last_seen_ms
+        if last is None:
+            last = self.boot_ms  # a stored contract runs from boot, host or no host
         if ticks_diff(now, last) < hb["timeout_s"] * 1000:
             return
         self.hb_lost = True
@@ -171,8 +182,7 @@ class App:
             self._curtail(now, 0, persist=False)
         elif hb["policy"] == "off":
             for m in self.modules:
-                if m.powered():
-                    m.power_off(now, OFF, "heartbeat")
+                m.hold_heartbeat(now, True)
 
     # ------------------------------------------------------------ presence (debounced)
     def _presence_due(self, now):
@@ -255,9 +265,14 @@ class App:
         if self.wdt is not None:
             self.wdt.feed()
         self._update_presence(now)
+        id_due = ticks_diff(now, self._t_id) >= self.id_check_ms
+        if id_due:
+            self._t_id = now
         for i, m in enumerate(self.modules):
             m.step(now, self.present[i])
             m.check_vrm(now)
+            if id_due and self.present[i]:
+                m.check_identity(now)
         p = self.power_w()
         cap = self.power.step_cap(p, now)
         at_default = True  # a plain loop: no generator object per control period
@@ -349,10 +364,20 @@ class App:
         self.start()
         self.out('@hb {"ready":true,"proto":%d}\n' % self.protocol.version)
         while True:
-            line = link.poll()
-            while line is not None:
-                self.protocol.handle(line)
-                line = link.poll()
-            wait = self.poll_due()
+            wait = self.serve(link)
             if wait > 0:
                 self.clock.sleep_ms(min(wait, 5))
+
+    def serve(self, link):
+        """One pass of the main loop: at most _LINES_PER_PASS host lines, then the control step
+        if it is due, so a flood of requests gets a bounded share of each control period.
+        Returns ms the loop may sleep (0 while more input may be waiting)."""
+        n = 0
+        while n < _LINES_PER_PASS:
+            line = link.poll()
+            if line is None:
+                break
+            self.protocol.handle(line)
+            n += 1
+        wait = self.poll_due()
+        return 0 if n == _LINES_PER_PASS else wait

@@ -36,22 +36,27 @@ class HardwareBase:
         return sensors.make_sensor(self.i2c(cfg["bus"]), cfg)
 
     def _expander_line(self, slot, method):
-        """A callable line(level) driving one expander output for a slot. An unreadable
-        expander leaves the line as it was; the app reports the expander itself."""
+        """A callable line(level) driving one expander output for a slot; returns whether the
+        write reached the expander (a caller about to power a module must know)."""
         hw = self
 
         def drive(level):
-            if hw.expander is not None:
-                try:
-                    method(hw.expander, slot, level)
-                except OSError:
-                    pass
+            if hw.expander is None:
+                return False
+            try:
+                method(hw.expander, slot, level)
+            except OSError:
+                return False
+            return True
 
         return drive
 
     def enable_line(self, slot, slot_cfg):
-        """A callable enable(on) for the slot regulator's CONTROL pin (expander), else a no-op:
-        the off path that still works when the regulator stops answering PMBus."""
+        """A callable enable(on) -> bool for the slot regulator's CONTROL pin (expander): the
+        off path that still works when the regulator stops answering PMBus. Without an
+        expander the pin is tied high (True: nothing to drive)."""
+        if self.board.get("expander") is None:
+            return lambda on: True
         return self._expander_line(slot, TCA9535.set_enable)
 
     def reset_line(self, slot, slot_cfg):
@@ -61,6 +66,7 @@ class HardwareBase:
 
             def drive(asserted):
                 pin.value(0 if asserted else 1)
+                return True
 
             return drive
         return self._expander_line(slot, TCA9535.set_reset)

@@ -18,11 +18,12 @@ from .slotfsm import (  # noqa: F401  (state names re-exported for app/status)
     THROTTLED,
     UNIDENTIFIED,
 )
+from .sensorguard import SensorGuard
 from .tps546 import TPS546
 
-_BAD_SENSOR_LIMIT = const(3)  # consecutive unreadable samples before the sensor counts as failed
-_STUCK_READS = const(60)  # identical readings in a row (6 s) while powered: a frozen sensor
 _CURTAIL_STEP_MHZ = 125.0
+_ID_CHECK_FAILS = const(3)
+_LATCHED_TRIPS = ("ot", "oc", "ov", "uv")  # identity checks in a row the EEPROM may miss before it is re-identified
 
 
 class Module:
@@ -49,16 +50,16 @@ class Module:
             self.eeprom_addr = slot_cfg["eeprom"]["addr"]
             self.ee_i2c = hw.i2c(slot_cfg["eeprom"].get("bus", slot_cfg["vrm"]["bus"]))
         self._id_buf = bytearray(identity.RECORD_LEN)
+        self._id_rec = bytearray(identity.RECORD_LEN)  # the record this module was identified by
+        self._id_base = 0
+        self._id_fails = 0
         self.reset = hw.reset_line(slot, slot_cfg)
         self.enable = hw.enable_line(slot, slot_cfg)
         self.chain = Chain(hw.uart(slot_cfg["uart"], chip.SLOW_BAUD), chip, board["module"]["chips"], clock)
         self.sensors = [hw.sensor(s) for s in slot_cfg["sensors"]]
-        ns = len(self.sensors)
-        self.temps = [None] * ns
-        self.sensor_err = [""] * ns  # "" = healthy, else why it failed
-        self._bad = bytearray(ns)
-        self._same = bytearray(ns)
-        self._last = [None] * ns
+        self.guard = SensorGuard(self.sensors)
+        self.temps = self.guard.temps  # the same lists: status and the I2C map read them
+        self.sensor_err = self.guard.errors
         nf = int((self.flim["max"] - self.flim["min"]) / self.flim["step"] + 0.5)
         nv = int((self.vlim["default"] - self.vlim["min"]) / self.vlim["step"] + 0.5)
         self._nf = nf
@@ -75,8 +76,9 @@ class Module:
         self.profile_note = None  # why a stored profile was not used
         self._prof_buf = bytearray(profile.RECORD_LEN)
         self._fresh = True  # next identification is of a newly inserted module
-        self.cal_temp = [0.0, 0.0]
         self.cal_iout = 1.0
+        self.thermal_stop = False  # off because the thermal guard stopped it (recovery may restart)
+        self.hb_off = False  # held off by the host heartbeat policy 'off' until resume
         self._restore = False  # enumerate applies the stored profile / defaults to every chip
         self.target_mhz = self.flim["default"]
         self.vout_user = self.vlim["default"]
@@ -107,10 +109,12 @@ class Module:
     def _notify(self, now, state, cause):
         self.emit(now, "module", self.slot, state if cause is None else state + ":" + cause)
 
-    def power_off(self, now, state, cause=None):
-        """Regulator off and chain held in reset into a resting state; safe from any state."""
+    def power_off(self, now, state, cause=None, thermal_stop=False):
+        """Regulator off and chain held in reset into a resting state; safe from any state.
+        thermal_stop: the thermal guard stopped it, so its recovery may restart it."""
         if state == FAULT and self._gone():
             state, cause = EMPTY, None  # its sensors, regulator or chips vanished with it
+        self.thermal_stop = thermal_stop
         self.fsm.off(now, state, cause)
         self._hw_off()
 
@@ -131,12 +135,28 @@ class Module:
             self.chain.ghs_long[i] = 0.0
         self.vout = self.iout = 0.0
         if self.fsm.state == EMPTY:
-            # the module left: the next one brings its own identity, profile and settings
-            self.chain.found = 0
-            self.serial = None
-            self.ident = None
-            self.profile = None
-            self._fresh = True
+            self._forget()
+
+    def _forget(self):
+        """The module left (or was swapped): the next one brings its own identity, profile and
+        settings, and inherits none of this one's safety history (thermal latch, sensor
+        failures, regulator faults, calibration)."""
+        self.chain.found = 0
+        self.serial = None
+        self.ident = None
+        self.profile = None
+        self.profile_note = None
+        self._fresh = True
+        self._id_fails = 0
+        self.thermal.reset()
+        self.guard.reset()
+        self.thermal_stop = False
+        self.vrm_faults = []
+        self.vrm.vout_set = 0.0
+        self.cal_iout = 1.0
+        self.target_mhz = self.flim["default"]
+        self.vout_user = self.vlim["default"]
+        self.chain.set_targets(self.target_mhz)
 
     def freq_cap(self):
         """Highest frequency any chip may run now: thermal throttle, power target, board max."""
@@ -165,6 +185,10 @@ class Module:
             return slotfsm.NONE
         if act == slotfsm.IDENTIFY:
             outcome, cause = self._identify()
+            if outcome == slotfsm.OK:
+                why = self._power_gate(now)
+                if why is not None:
+                    return fsm.off(now, OFF, why)  # identified, but not to be powered now
         elif act == slotfsm.POWER_ON:
             outcome, cause = self._power_on()
         elif act == slotfsm.CHECK_POWER:
@@ -191,9 +215,33 @@ class Module:
         while act != slotfsm.NONE:
             act = self._do(act, now)
 
-    def restart(self, now):
-        """From off/fault back through identification (resume, thermal recovery, host clear)."""
+    def restart(self, now, recovery=False):
+        """From off back through identification (resume, curtail lifted); from a thermal
+        shutdown only as the thermal recovery (recovery=True). Never while the thermal policy
+        holds the module off, never from a regulator or chain fault (the host clears those)."""
+        if not self.thermal.allows_power():
+            return False
+        if self.state == FAULT and not (recovery and self.thermal_stop):
+            return False
+        if recovery and not self.thermal_stop:
+            return False  # recovery restarts only what the thermal guard stopped itself
         self.fsm.restart(now)
+        return True
+
+    def _power_gate(self, now):
+        """Why an identified module may not be powered now, or None. Checked before every
+        power-on: insertion, resume, recovery."""
+        if self.hb_off:
+            return "heartbeat"
+        if not self.thermal.allows_power():
+            return "thermal:" + thermal.STATES[self.thermal.state]
+        hottest, ok = self.guard.read(False)
+        if not ok or hottest is None or hottest >= self.tlim["hot_c"]:
+            # too hot, or no trustworthy reading: wait for a cool, readable module
+            self.thermal.hold(now, "hot" if ok and hottest is not None else "sensor")
+            self.thermal_stop = True
+            return "thermal:hold"
+        return None
 
     def _identify(self):
         """Identity, compatibility, stored profile: (outcome, cause)."""
@@ -210,9 +258,18 @@ class Module:
             return slotfsm.RETRY, "eeprom:no_response"  # contacts may still be settling
         except ValueError as e:  # blank, bad CRC, unknown layout: never guess a voltage
             return slotfsm.NOT_IDENTIFIED, "eeprom:" + str(e)
-        self.serial = self.ident["serial"]
-        cal = self.ident["cal"]
-        self.cal_temp[0], self.cal_temp[1] = cal["temp_offset_c"]
+        ident = self.ident
+        if self.serial is not None and ident["serial"] != self.serial:
+            self._forget()  # another module than last time (a swap while off): a fresh insertion
+            self.ident = ident
+        try:  # the exact bytes it was identified by, for the identity check while it runs
+            self.ee_i2c.readfrom_mem_into(self.eeprom_addr, ident["slot"], self._id_rec)
+        except OSError:
+            return slotfsm.RETRY, "eeprom:no_response"
+        self._id_base = ident["slot"]
+        self.serial = ident["serial"]
+        cal = ident["cal"]
+        self.guard.cal[0], self.guard.cal[1] = cal["temp_offset_c"]
         self.cal_iout = cal["iout_gain"]
         if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
             return slotfsm.NOT_COMPATIBLE, "chips"
@@ -248,9 +305,16 @@ class Module:
         self.vout_user = p["vout_mv"] / 1000.0
 
     def _power_on(self):
-        self.fsm.hold_off = self.curtail_off
         self.reset(True)
-        self.enable(True)
+        try:  # a trip the regulator still holds (it outlives an MCU reset) needs a host clear
+            for f in self.vrm.faults():
+                if f in _LATCHED_TRIPS:
+                    self.vrm_faults = [f]
+                    return slotfsm.FAIL, "vrm:" + f
+        except OSError:
+            return slotfsm.FAIL, "vrm:nack"
+        if not self.enable(True):
+            return slotfsm.FAIL, "vrm:enable"  # the expander did not take the enable line
         try:
             self.vrm.init(self.vout_goal())
             self.vrm.set_vout(self.vout_goal())
@@ -259,10 +323,14 @@ class Module:
         return slotfsm.OK, None
 
     def _check_power(self):
+        """Reset is released only on power-good with no regulator fault."""
         try:
-            faults = self.vrm.faults()
+            sw = self.vrm.status_word()
+            faults = self.vrm.faults(sw)
         except OSError:
-            faults = ["nack"]
+            sw, faults = 0, ["nack"]
+        if not faults and not self.vrm.power_good(sw):
+            faults = ["no_power_good"]
         if faults:
             self.vrm_faults = faults
             return slotfsm.FAIL, "vrm:" + faults[0]
@@ -379,67 +447,41 @@ class Module:
         self.fsm.hold_off = off
         self._t_curtail = now
         if not off and self.state == OFF and self.cause == "curtailed":
-            self.fsm.restart(now)
+            self.restart(now)
+
+    def hold_heartbeat(self, now, on):
+        """The heartbeat policy 'off': power off and stay off (insertions, recoveries
+        included) until the host resumes."""
+        self.hb_off = on
+        if on and self.powered():
+            self.power_off(now, OFF, "heartbeat")
 
     # ------------------------------------------------------------ safety and telemetry
-    def read_sensors(self):
-        """Read every sensor; returns (hottest valid reading or None, all sensors healthy)."""
-        hottest = None
-        ok = True
-        for i, s in enumerate(self.sensors):
-            t = s.read()
-            if t is not None and i < 2:
-                t += self.cal_temp[i]  # the module's own calibration (identity EEPROM)
-            err = s.error
-            if t is None:
-                self._bad[i] = min(255, self._bad[i] + 1)
-                self._same[i] = 0
-            else:
-                self._bad[i] = 0
-                if t != self._last[i]:
-                    self._same[i] = 0  # a frozen sensor stays suspect until its value moves
-                elif self.state in RUNNING:
-                    self._same[i] = min(255, self._same[i] + 1)
-                self._last[i] = t
-            if self._same[i] >= _STUCK_READS:
-                err = "stuck"
-                t = None
-            self.temps[i] = t
-            failed = (self._bad[i] >= _BAD_SENSOR_LIMIT) or err == "stuck"
-            self.sensor_err[i] = (err or "unreadable") if failed else ""
-            if failed:
-                ok = False
-            elif t is not None and (hottest is None or t > hottest):
-                hottest = t
-        return hottest, ok
-
     def _guard(self, now):
-        """Every control period: the thermal policy sees fresh readings and acts at once."""
-        if self.state in (EMPTY, IDENTIFYING, UNIDENTIFIED, INCOMPATIBLE):
+        """Every control period, in every state of a module in the slot: the thermal policy
+        sees fresh readings and whether the module is powered, and acts at once."""
+        if self.state == EMPTY:
             return
-        hottest, ok = self.read_sensors()
-        act = self.thermal.decide(hottest, ok, now)
+        powered = self.powered()
+        hottest, ok = self.guard.read(self.state in RUNNING)
+        act = self.thermal.decide(hottest, ok, now, powered)
         if act == thermal.OFF:
-            if self.powered():
-                bad = ""
-                for i, s in enumerate(self.sensors):
-                    if self.sensor_err[i]:
-                        bad = ":" + s.name + ":" + self.sensor_err[i]
-                        break
-                cause = str(self.thermal.cause) + bad
-                if self.thermal.state == thermal.LATCHED:
-                    cause += ":latched"
-                self.power_off(now, FAULT, cause)
-                if self.state == FAULT:  # not a yank (sensors that left with their module)
-                    self.emit(now, "shutdown", self.slot, cause)
+            cause = str(self.thermal.cause) + self.guard.first_failure()
+            if self.thermal.state == thermal.LATCHED:
+                cause += ":latched"
+            self.power_off(now, FAULT, cause, True)
+            if self.state == FAULT:  # not a yank (sensors that left with their module)
+                self.emit(now, "shutdown", self.slot, cause)
         elif act == thermal.RESTART:
-            self.emit(now, "recover", self.slot, "retry %d" % self.thermal.retries)
-            self.restart(now)
+            if self.restart(now, True):
+                self.emit(now, "recover", self.slot, "retry %d" % self.thermal.retries)
         elif act in (thermal.DOWN, thermal.UP):
             self.emit(now, "throttle", self.slot, "level %d at %d C" % (self.thermal.level, hottest))
 
     def clear_fault(self, now):
-        """Host acknowledgement: clear a latched thermal fault and regulator faults."""
+        """Host acknowledgement: a latched thermal fault goes back to cooling (the recovery
+        restarts the module once it is cool), regulator faults are cleared (the host resumes).
+        Never powers anything."""
         self.thermal.clear()
         try:
             self.vrm.clear_faults()
@@ -447,28 +489,70 @@ class Module:
             pass
         self.vrm_faults = []
         if self.state == FAULT:
-            self.power_off(now, OFF, "cleared")
+            stop = self.thermal_stop
+            self.power_off(now, OFF, "cleared", stop)
+
+    def _reseated(self):
+        try:
+            return not self.vrm.operation_on()
+        except OSError:
+            return False
+
+    def check_identity(self, now):
+        """While powered: is it still the module we identified? A swap faster than a presence
+        sample leaves the present line as it was; the identity bytes do not."""
+        if self.eeprom_addr is None or not self.powered() or self.ident is None:
+            return
+        try:
+            self.ee_i2c.readfrom_mem_into(self.eeprom_addr, self._id_base, self._id_buf)
+        except OSError:
+            self._id_fails += 1
+            if self._id_fails < _ID_CHECK_FAILS:
+                return
+        else:
+            self._id_fails = 0
+            if self._id_buf == self._id_rec:
+                return
+        self.emit(now, "fault", self.slot, "identity changed: re-identifying")
+        self.power_off(now, EMPTY)  # as a removal: the next step identifies what is there
 
     def read_vrm(self):
+        """Regulator telemetry; returns its status word (0 when it did not answer)."""
         try:
             self.vout = self.vrm.read_vout()
             self.iout = self.vrm.read_iout() * self.cal_iout
             self.vrm_temp = self.vrm.read_temp()
-            self.vrm_faults = self.vrm.faults()
+            sw = self.vrm.status_word()
+            self.vrm_faults = self.vrm.faults(sw)
             self.vrm_ok = True
+            return sw
         except OSError:
             self.vrm_ok = False
             self.vrm_faults = ["nack"]
+            return 0
 
     def check_vrm(self, now):
         """Regulator telemetry every control period: its own trips and NACKs power us off."""
         if self.state == EMPTY:
             return
-        self.read_vrm()
-        if self.powered() and self.vrm_faults and self.vrm_faults != ["ot_warn"]:
-            self.power_off(now, FAULT, "vrm:" + self.vrm_faults[0])
+        sw = self.read_vrm()
+        if not self.powered():
+            return
+        bad = None
+        if self.vrm_faults and self.vrm_faults != ["ot_warn"]:
+            bad = self.vrm_faults[0]
+        elif self.state != POWERING and not self.vrm.power_good(sw):
+            bad = "no_power_good"  # off or out of regulation while we hold it on
+            if self._reseated():
+                # its regulator lost its settings: the module lost its input (a contact bounce,
+                # a re-seat). Off, then identified again from the start, as after an insertion
+                self.power_off(now, OFF, "reseated")
+                self.fsm.restart(now)
+                return
+        if bad is not None:
+            self.power_off(now, FAULT, "vrm:" + bad)
             if self.state == FAULT:  # not a yank (a regulator that left with its module)
-                self.emit(now, "fault", self.slot, "vrm:" + self.vrm_faults[0])
+                self.emit(now, "fault", self.slot, "vrm:" + bad)
 
     def telemetry(self, now):
         if self.state in RUNNING and not self.curtail_off:

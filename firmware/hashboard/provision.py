@@ -37,8 +37,9 @@ def provision_board(store, board, args):
     old = board_identity(store)
     if old is not None and args.get("force") is not True:
         raise Exists("board already has identity %s (force to replace)" % old["serial"])
+    # "board": the definition this hardware is made for; the loader refuses apps for any other
     doc = {"serial": _text(args, "serial", 32), "model": _text(args, "model", 32, board["name"]),
-           "date": _date(args)}
+           "date": _date(args), "board": board["name"]}
     store.write(BOARD_DOC, doc)
     if store.read(BOARD_DOC) != doc:
         raise OSError(5)  # read-back mismatch

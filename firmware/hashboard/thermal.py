@@ -3,6 +3,9 @@
 # release one level per release period once cool; at dangerous, or with any sensor unsafe,
 # power off at once; restart after cool-down with exponential backoff; after max_retries a
 # latched fault that only the host clears. Unknown temperature is never treated as cool.
+# The policy knows whether its module is powered: a powered module in cooling or latched (the
+# policy wants it off) is switched off again, whatever powered it; an unpowered one never trips,
+# so a sensor dropout on a module that is off for another reason starts no cool-down.
 from .compat import const, ticks_diff
 
 NORMAL = const(0)
@@ -30,19 +33,36 @@ class ThermalPolicy:
         self.release_ms = release_ms
         self.cool_ms = cool_ms
         self.max_retries = max_retries
+        self._t_off = 0
+        self.reset()
+
+    def reset(self):
+        """A new module in the slot: nothing of the previous one's history applies."""
         self.state = NORMAL
         self.level = 0
         self.retries = 0
         self.cause = ""
         self._t_step = None
         self._t_cool = None
-        self._t_off = 0
 
     def clear(self):
-        """Host acknowledgement of a latched fault."""
+        """Host acknowledgement of a latched fault: back to cooling (the module restarts once
+        cool, never at once)."""
         if self.state == LATCHED:
             self.state = COOLING
             self.retries = 0
+            self._t_cool = None
+
+    def allows_power(self):
+        return self.state == NORMAL or self.state == THROTTLED
+
+    def hold(self, now, cause):
+        """Keep an unpowered module off until it is cool (too hot or unreadable to start);
+        not counted as a retry."""
+        if self.allows_power():
+            self.cause = cause
+            self.state = COOLING
+            self._t_off = now
             self._t_cool = None
 
     def _off(self, now, cause):
@@ -53,8 +73,12 @@ class ThermalPolicy:
         self._t_cool = None
         return OFF
 
-    def decide(self, t_max, sensors_ok, now):
-        """t_max: hottest valid reading or None; sensors_ok: every sensor healthy."""
+    def decide(self, t_max, sensors_ok, now, powered=True):
+        """t_max: hottest valid reading or None; sensors_ok: every sensor healthy; powered:
+        the module's regulator is commanded on."""
+        if self.state == LATCHED or self.state == COOLING:
+            if powered:
+                return OFF  # the policy holds it off: whatever powered it, off again
         if self.state == LATCHED:
             return NONE
         if self.state == COOLING:
@@ -68,6 +92,8 @@ class ThermalPolicy:
                 self.state = THROTTLED if self.level else NORMAL
                 return RESTART
             return NONE
+        if not powered:
+            return NONE  # nothing to protect; a restart passes through allows_power first
         if not sensors_ok or t_max is None:
             return self._off(now, "sensor")
         if t_max >= self.dangerous:

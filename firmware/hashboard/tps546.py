@@ -107,6 +107,10 @@ class TPS546:
         self.vout_set = 0.0
         self._write_byte(pm.OPERATION, pm.OPERATION_OFF)
 
+    def operation_on(self):
+        """OPERATION reads back on (a regulator that lost its input comes back with it off)."""
+        return bool(self._read(pm.OPERATION, self._b1)[0] & pm.OPERATION_ON)
+
     def clear_faults(self):
         self.send_byte(pm.CLEAR_FAULTS)
 
@@ -123,9 +127,16 @@ class TPS546:
     def status_word(self):
         return self._word(pm.STATUS_WORD)
 
-    def faults(self):
-        """Named faults from STATUS_WORD refined by STATUS_TEMPERATURE/IOUT/VOUT."""
-        sw = self.status_word()
+    @staticmethod
+    def power_good(sw):
+        """Output on and in regulation, from a STATUS_WORD."""
+        return not sw & (pm.SW_OFF | pm.SW_PGOOD_N)
+
+    def faults(self, sw=None):
+        """Named faults from STATUS_WORD (read now unless given) refined by
+        STATUS_TEMPERATURE/IOUT/VOUT."""
+        if sw is None:
+            sw = self.status_word()
         names = []
         if sw & pm.SW_TEMP:
             st = self._read(pm.STATUS_TEMPERATURE, self._b1)[0]

@@ -4,8 +4,11 @@ test runs minutes of board time in well under a second and is deterministic."""
 
 from __future__ import annotations
 
+from collections import deque
+
 from hashboard.app import App
 from hashboard.hwbase import HardwareBase
+from hashboard.settings import MemoryStore
 
 from .. import boards
 from .simboard import SimBoard
@@ -167,6 +170,23 @@ class MemBus:
         pass
 
 
+class QueuedLink:
+    """The host link of the fast lane: lines queued by a test, each charged a modelled MCU time
+    (parse, act, reply) on the board clock, so a flood costs board time as it would on a board."""
+
+    LINE_COST_MS = 1.0
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.lines: deque[bytes] = deque()
+
+    def poll(self):
+        if not self.lines:
+            return None
+        self.clock.ms += self.LINE_COST_MS
+        return self.lines.popleft()
+
+
 class FastBoard:
     """A whole board in-process: emulators + the firmware App, stepped by `run_for`."""
 
@@ -180,15 +200,30 @@ class FastBoard:
         for spec in faults:
             self.sim.inject(spec)
         self.output: list[str] = []
+        self.store = MemoryStore()  # the board's flash: survives reboot()
+        self.link = QueuedLink(self.clock)
+        self.boots = 0
+        self._boot()
+
+    def _boot(self) -> None:
         self.hw = EmuHardware(self.cfg, self.sim)
-        self.app = App(self.cfg, self.hw, self.clock, self.output.append)
+        self.app = App(self.cfg, self.hw, self.clock, self.output.append, self.store)
         self.app.start()
+        self.boots += 1
+
+    def reboot(self) -> None:
+        """An MCU reset or a power cut and back: every output it drove drops, then the firmware
+        starts again from what its flash holds."""
+        self.sim.mcu_reset()
+        self.link.lines.clear()
+        self._boot()
 
     def run_for(self, board_ms: float) -> None:
         end = self.clock.ms + board_ms
         while self.clock.ms < end:
-            wait = self.app.poll_due()
-            self.clock.sleep_ms(max(1, min(wait, end - self.clock.ms)))
+            wait = self.app.serve(self.link)
+            if not self.link.lines:  # queued lines are served without a sleep, as on a board
+                self.clock.sleep_ms(max(1, min(wait, end - self.clock.ms)))
 
     def request(self, op: str, rid: int = 1, **args) -> str:
         import json

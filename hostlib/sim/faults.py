@@ -37,7 +37,7 @@ class Fault:
 
 
 CHIP_MODES = ("dead", "flaky", "badid", "unstable")
-VRM_MODES = ("ot", "oc", "uv", "nack")
+VRM_MODES = ("ot", "oc", "uv", "nack", "enable_low")  # enable_low: CONTROL pin stuck low
 SENSOR_MODES = ("open", "short", "stuck")
 
 

@@ -287,8 +287,9 @@ class TCA9535Emu(RegPointerDevice):
             self.inputs0 &= ~(1 << slot)
         else:
             self.inputs0 |= 1 << slot
-        if self.inputs0 != self._latched0:
-            self.int_asserted = True
+        # INT follows the TCA9535: asserted while the inputs differ from the last read, and
+        # released when they return to it (a swap faster than a read leaves no trace on INT)
+        self.int_asserted = self.inputs0 != self._latched0
 
     def write_reg(self, reg: int, data: bytes) -> None:
         for i, b in enumerate(data):

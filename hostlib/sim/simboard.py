@@ -65,6 +65,7 @@ class ModuleHW:
             else:
                 self.sensors[name] = TMP1075Emu(self._outlet)
         self.t_in = 25.0
+        self.enable_stuck_low = False  # fault vrm:M:enable_low (the regulator's CONTROL pin)
 
     def _noise(self) -> float:
         return self.rng.uniform(-SENSOR_NOISE_C, SENSOR_NOISE_C)
@@ -142,7 +143,7 @@ class SimBoard:
             for s in sc["sensors"]:
                 self._attach(s["bus"], s["addr"], hw.sensors[s["name"]])
             hw.chain.set_reset(self.reset_lines[slot])
-            hw.vrm.control_pin = self.vrm_enable[slot]
+            hw.vrm.control_pin = self.vrm_enable[slot] and not hw.enable_stuck_low
             for f in self.faults:
                 self._apply(f, True)
             if self.expander is not None:
@@ -269,6 +270,9 @@ class SimBoard:
         elif f.kind == "vrm":
             if f.mode == "nack":
                 hw.vrm.nack = on
+            elif f.mode == "enable_low":
+                hw.enable_stuck_low = on
+                hw.vrm.control_pin = self.vrm_enable[f.module] and not on
             else:
                 hw.vrm.fault = f.mode if on else None
                 hw.vrm.check_trips()
@@ -289,7 +293,7 @@ class SimBoard:
             self.vrm_enable[slot] = bool((port1 >> (4 + slot)) & 1)
             hw = self.modules[slot]
             if hw is not None:
-                hw.vrm.control_pin = self.vrm_enable[slot]
+                hw.vrm.control_pin = self.vrm_enable[slot] and not hw.enable_stuck_low
         self._sync_power()
 
     def set_reset(self, slot: int, asserted: bool) -> None:
