@@ -57,7 +57,18 @@ def shared_vboard(on_sim):
 
     with VirtualBoard(speed=SIM_SPEED) as vb:
         assert vb.wait_ready(60), "virtual board never left booting"
+        settle_hashing(vb)
         yield vb
+
+
+def settle_hashing(vb, board_s: float = 60.0) -> None:
+    """Wait (board time) until the board reports hashing, then for its first telemetry sweeps:
+    hashrates are measured over board time, not assumed."""
+    t0 = vb.board_ms()
+    while vb.board_state != "hashing":
+        assert vb.board_ms() - t0 < board_s * 1000, f"not hashing after {board_s} board s: {vb.board_state}"
+        vb.wait_board(0.2)
+    vb.wait_board(2.5)
 
 
 @pytest.fixture

@@ -54,9 +54,9 @@ def test_status_acceptance(port, on_sim):
     assert len(st["chips"]) == 96
     for c in st["chips"]:
         assert c["freq_mhz"] == pytest.approx(525.0)
-        # 15 %: at x10 a wall-clock hiccup between the emulator's counter sample and the
-        # firmware's timestamp is ten times longer in board time (the fast lane checks 2 %)
-        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.15) and c["error_rate"] < 0.01
+        # 2 %, as the fast lane: the emulators count hashes on the firmware's own board time, so a
+        # busy host cannot put a hiccup between the counter sample and the firmware's timestamp
+        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.02) and c["error_rate"] < 0.01
     # the heap limit is real and the controller lives within it
     assert 0 < st["heap"]["peak"] <= st["heap"]["total"] <= 256 * 1024
 
