@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from hil_tests.board_time import settle_hashing
 from hostlib.sim.fastlane import FastBoard
 
 settings.register_profile("ci", max_examples=60, deadline=None)
@@ -60,15 +61,6 @@ def shared_vboard(on_sim):
         settle_hashing(vb)
         yield vb
 
-
-def settle_hashing(vb, board_s: float = 60.0) -> None:
-    """Wait (board time) until the board reports hashing, then for its first telemetry sweeps:
-    hashrates are measured over board time, not assumed."""
-    t0 = vb.board_ms()
-    while vb.board_state != "hashing":
-        assert vb.board_ms() - t0 < board_s * 1000, f"not hashing after {board_s} board s: {vb.board_state}"
-        vb.wait_board(0.2)
-    vb.wait_board(2.5)
 
 
 @pytest.fixture

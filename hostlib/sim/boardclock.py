@@ -25,9 +25,12 @@ class BoardClock:
         self._lock = threading.Lock()
         self._base_us = 0          # board time at _base_wall
         self._base_wall = time.monotonic()
-        self._free = {"offline"}   # reasons to run free; empty = hold at the MCU's time
+        # reasons to run free; empty = hold at the MCU's time. A board never powered holds at 0:
+        # its MCU's first frame starts the clock, however long the host took to get there.
+        self._free: set[str] = set()
         self._until_us: int | None = None  # free run capped here (an announced sleep)
         self.last_contact = self._base_wall  # wall time of the MCU's last own frame
+        self.free_us: dict[str, int] = {}  # board time run free, by reason (what tests check)
 
     # ---------------------------------------------------------------- reading
     def _now_us(self, wall: float) -> int:
@@ -54,7 +57,10 @@ class BoardClock:
 
     # ---------------------------------------------------------------- the MCU's side
     def _rebase(self, wall: float) -> None:
-        self._base_us = self._now_us(wall)
+        now = self._now_us(wall)
+        for reason in self._free:
+            self.free_us[reason] = self.free_us.get(reason, 0) + now - self._base_us
+        self._base_us = now
         self._base_wall = wall
 
     def observe(self, mcu_us: int) -> int:
@@ -86,6 +92,12 @@ class BoardClock:
                 self._free.add(reason)
             else:
                 self._free.discard(reason)
+
+    def free_time_us(self) -> dict[str, int]:
+        """Board time run free so far, by reason (the current stretch included)."""
+        with self._lock:
+            self._rebase(time.monotonic())
+            return dict(self.free_us)
 
     def free_reasons(self) -> set[str]:
         with self._lock:

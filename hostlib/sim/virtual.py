@@ -69,6 +69,7 @@ class VirtualBoard:
         self._tail = b""
         self._lines = b""
         self.board_state: str | None = None
+        self.board_state_ms: int | None = None
         self.ready = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -180,6 +181,7 @@ class VirtualBoard:
                     continue
                 if ev.get("kind") == "state":
                     self.board_state = ev.get("detail")
+                    self.board_state_ms = ev.get("ms")  # the firmware's board time of the change
                     if self.board_state != "booting":
                         self.ready.set()
 
