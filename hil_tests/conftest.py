@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from hil_tests.board_time import settle_hashing
 from hostlib.sim.fastlane import FastBoard
 
 settings.register_profile("ci", max_examples=60, deadline=None)
@@ -57,7 +58,9 @@ def shared_vboard(on_sim):
 
     with VirtualBoard(speed=SIM_SPEED) as vb:
         assert vb.wait_ready(60), "virtual board never left booting"
+        settle_hashing(vb)
         yield vb
+
 
 
 @pytest.fixture

@@ -54,9 +54,9 @@ def test_status_acceptance(port, on_sim):
     assert len(st["chips"]) == 96
     for c in st["chips"]:
         assert c["freq_mhz"] == pytest.approx(525.0)
-        # 15 %: at x10 a wall-clock hiccup between the emulator's counter sample and the
-        # firmware's timestamp is ten times longer in board time (the fast lane checks 2 %)
-        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.15) and c["error_rate"] < 0.01
+        # 2 %, as the fast lane: the emulators count hashes on the firmware's own board time, so a
+        # busy host cannot put a hiccup between the counter sample and the firmware's timestamp
+        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.02) and c["error_rate"] < 0.01
     # the heap limit is real and the controller lives within it
     assert 0 < st["heap"]["peak"] <= st["heap"]["total"] <= 256 * 1024
 
@@ -74,7 +74,11 @@ def test_info_reports_board_limits(port):
 def test_garbage_on_the_link_does_not_hurt_the_controller(port):
     with serial.Serial(port, timeout=0.05) as ser:
         ser.write(b"\xff\xfe garbage \x00\x01 {{{\n@hb nope\n@hb {\"op\": 7}\n" + b"z" * 2000 + b"\n")
-        time.sleep(0.3)
+        out = b""
+        end = time.monotonic() + 60  # safety only: the four refusals come as soon as it reads them
+        while out.count(b'"ok": false') < 4 and time.monotonic() < end:
+            out += ser.read(4096)
+        assert out.count(b'"ok": false') >= 4, out
     with Link(port) as link:
         assert link.request("ping")["pong"] is True
 
@@ -173,9 +177,7 @@ def test_hbctl_sim_prints_port_first_and_leaves_no_process(sim_only):
 
 
 def test_runtime_chain_faults_on_the_real_interpreter(fresh_board):
-    # x5, not x10: firmware compute is not scaled, and on a loaded 2-core machine a x10 board
-    # gets fewer control periods per board second than a real one would
-    vb = fresh_board(speed=5)
+    vb = fresh_board()
     expected = {1: {"chip": 7, "cause": "crc_errors"}, 3: {"chip": 4, "cause": "no_response"},
                 0: {"chip": 20, "cause": "unstable"}, 2: {"chip": 11, "cause": "bad_id"}}
     for spec in ("chip:1.7:flaky", "chip:3.4:dead", "chip:0.20:unstable", "chip:2.11:badid"):
@@ -222,7 +224,7 @@ def test_curtail_persists_across_soft_reboot_and_resume_restores(fresh_board):
     st = status(vb.port)
     assert st["state"] == "curtailed" and all(hw.vrm.vout() == 0.0 for hw in vb.sim.modules)
     assert hbctl("--port", vb.port, "resume").returncode == 0
-    st = wait_state(vb, "hashing", 60)  # full re-bring-up; firmware compute is not scaled by x10
+    st = wait_state(vb, "hashing", 60)  # full re-bring-up
     vb.wait_board(3)
     st = status(vb.port)
     assert st["state"] == "hashing" and st["power_w"] == pytest.approx(full, rel=0.05)
@@ -244,7 +246,7 @@ def test_watchdog_resets_a_hung_controller_into_a_safe_state(fresh_board):
     vb.inject("i2c:hang")  # the control loop blocks in an I2C transaction
     t0 = vb.board_ms()
     while vb.restarts == restarts and vb.board_ms() - t0 < 60000:
-        time.sleep(0.05)
+        vb.wait_board(0.5)  # the bus is held, so board time runs free until the watchdog bites
     assert vb.restarts > restarts  # the watchdog bit
     assert all(hw.vrm.vout() == 0.0 for hw in vb.sim.modules)  # and the MCU reset left all off
     vb.clear("i2c:hang")

@@ -1,4 +1,6 @@
-"""Serves the virtual MCU's bus transactions (see shim/simbus.py for the frame format)."""
+"""Serves the virtual MCU's bus transactions (see shim/simbus.py for the frame format). Each frame
+carries the MCU's board time: the board clock takes the later of its own and the MCU's before the
+emulators see the transaction, and the reply carries the clock back (boardclock.py)."""
 
 from __future__ import annotations
 
@@ -59,26 +61,43 @@ class BusServer:
         return bytes(buf)
 
     def _serve(self, conn: socket.socket) -> None:
+        clock = self.sim.clock
         with conn:
             try:
                 while self.running:
-                    hdr = self._recv_exact(conn, 4)
+                    hdr = self._recv_exact(conn, 12)
                     op, ch, n = hdr[0], hdr[1], hdr[2] | (hdr[3] << 8)
+                    (mcu_us,) = struct.unpack_from("<q", hdr, 4)
                     payload = self._recv_exact(conn, n) if n else b""
+                    if mcu_us >= 0:  # the main program's frame (a Timer thread's carries -1)
+                        clock.observe(mcu_us)
                     status, data = self.handle(op, ch, payload)
-                    conn.sendall(bytes((status, len(data) & 0xFF, len(data) >> 8)) + data)
+                    conn.sendall(struct.pack("<BHq", status, len(data), clock.now_us()) + data)
             except (ConnectionError, OSError):
                 return
+
+    def _hold_bus(self) -> None:
+        """A device holds the bus: the MCU waits inside the transaction, so nothing it runs can
+        hold board time, which runs on (the watchdog's case)."""
+        clock = self.sim.clock
+        clock.set_free("held", True)
+        try:
+            while self.sim.i2c_hang and self.running:
+                time.sleep(0.01)
+        finally:
+            clock.set_free("held", False)
 
     def handle(self, op: int, ch: int, p: bytes) -> tuple[int, bytes]:
         sim = self.sim
         self.transactions += 1
-        if 0x10 <= op <= 0x13:
-            while sim.i2c_hang and self.running:  # the bus is held: the MCU waits forever
-                time.sleep(0.01)
+        if 0x10 <= op <= 0x13 and sim.i2c_hang:
+            self._hold_bus()
         try:
             if op == 0x01:
-                return 0, struct.pack("<qd", sim.clock.now_ms(), sim.clock.speed)
+                return 0, struct.pack("<d", sim.clock.speed)
+            if op == 0x02:
+                sim.clock.sleeping_until(struct.unpack_from("<q", p)[0])
+                return 0, b""
             if op == 0x10:
                 sim.i2c(ch, p[0], p[1:], 0)
                 return 0, b""

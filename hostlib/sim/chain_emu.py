@@ -5,6 +5,7 @@ units plus injected faults (dead chip, flaky, bad id, unstable, broken link, lin
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 from hashboard import bm13xx, jobs, ka_headers, pll
 from hashboard.crc import crc5, crc16
@@ -12,6 +13,10 @@ from hashboard.crc import crc5, crc16
 from .physics import ModuleModel
 
 CHIP_ID = 0x1370
+# A chain is re-synced with its physics model on every bus transaction: decode each PLL register
+# value once (a board programs a handful of them), not 24 chips x 4 slots x thousands per second.
+_pll_mhz = lru_cache(maxsize=256)(pll.decode_register)
+
 RESET_PLL = pll.register_value(160, 2, 7, 6) & 0x0FFFFFFF  # about 47.6 MHz, PLL not "locked"
 RESET_BAUD_REG = 0x01301A00
 BAUD_TOLERANCE = 0.05
@@ -95,6 +100,8 @@ class ChainEmu:
         self._sync_model()
 
     def set_power(self, on: bool) -> None:
+        if on == self.powered:  # called on every bus transaction: only a change needs a re-sync
+            return
         if self.powered and not on:
             for c in self.chips:
                 c.reset()
@@ -307,10 +314,10 @@ class ChainEmu:
             m = self.model.chips[i]
             m.dead = i in self.dead
             running = self.alive() and c.cores_on and i < self.n
-            m.f_mhz = pll.decode_register(c.regs.get(0x08, RESET_PLL)) if running else 0.0
+            m.f_mhz = _pll_mhz(c.regs.get(0x08, RESET_PLL)) if running else 0.0
 
     def on_power_change(self) -> None:
         self._sync_model()
 
     def freq_of(self, i: int) -> float:
-        return pll.decode_register(self.chips[i].regs.get(0x08, RESET_PLL))
+        return _pll_mhz(self.chips[i].regs.get(0x08, RESET_PLL))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 from hashboard import identity
 
+from .boardclock import BoardClock
 from .chain_emu import ChainEmu
 from .faults import Fault, parse
 from .i2c_emu import EEPROM24C02, EMC2101Emu, I2CDevice, Nack, TCA9535Emu, TMP1075Emu, TPS546Emu
@@ -16,25 +16,6 @@ from .physics import ModuleModel, build_module
 
 PHYSICS_MIN_STEP_S = 0.02
 SENSOR_NOISE_C = 0.25
-
-
-class BoardClock:
-    """Board time runs `speed` times faster than wall time; emulators and firmware share it."""
-
-    def __init__(self, speed: float = 1.0) -> None:
-        if not speed > 0:
-            raise ValueError("speed must be positive")
-        self.speed = speed
-        self._t0 = time.monotonic()
-
-    def now_s(self) -> float:
-        return (time.monotonic() - self._t0) * self.speed
-
-    def now_ms(self) -> int:
-        return int(self.now_s() * 1000)
-
-    def wall_for(self, board_s: float) -> float:
-        return board_s / self.speed
 
 
 def default_eeprom(cfg: dict, slot: int, seed: int) -> bytes:
@@ -370,10 +351,13 @@ class SimBoard:
             dev = self.buses.get(bus, {}).get(addr)
             if dev is None:
                 raise Nack()
+            out = b""
             if write is not None:
                 dev.write(write)
-            out = dev.read(nread) if nread else b""
-            self._sync_power()
+            if nread:
+                out = dev.read(nread)
+            if write is not None:  # only a write can change what the parts drive
+                self._sync_power()
             return out
 
     def uart_write(self, uart_id: int, data: bytes, baud: int) -> None:

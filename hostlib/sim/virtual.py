@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -16,17 +15,17 @@ import subprocess
 import tempfile
 import termios
 import threading
-import time
 import tty
 from pathlib import Path
 
 from .. import boards
 from ..paths import FIRMWARE, SHIM
 from .busserver import BusServer
+from .mcumonitor import McuMonitor
+from .relay import Relay
 from .simboard import SimBoard
 
 FLASH_BYTES = 1024 * 1024
-OUT_BUFFER = 256 * 1024
 # 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 256k here holds
 # what needs roughly half of it on an RP2040 (about 190 KB of heap) or an ESP32-S3.
 DEFAULT_HEAP = "256k"
@@ -69,8 +68,8 @@ class VirtualBoard:
         self._mode = "friendly"
         self._tail = b""
         self._lines = b""
-        self._out = bytearray()
         self.board_state: str | None = None
+        self.board_state_ms: int | None = None
         self.ready = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -100,23 +99,26 @@ class VirtualBoard:
         tty.setraw(self.s_dev)
         self.m_user, self.s_user = os.openpty()
         tty.setraw(self.s_user)
-        os.set_blocking(self.m_user, False)
         self.port = os.ttyname(self.s_user)
         self._running = True
         self._powered = True
         self._life = threading.Lock()  # launching and killing the MCU process, one at a time
-        self._reset_pending = False
         self._launch()
-        self.relay = threading.Thread(target=self._relay_loop, name="hb-relay", daemon=True)
+        self.relay = Relay(self.m_dev, self.m_user, self._track_mode, self._supervise)
         self.relay.start()
+        self.monitor = McuMonitor(self.sim, self._mcu_pid, self._watchdog_bite)
+        self.monitor.start()
         self._start_control()
 
     def stop(self) -> None:
         self._running = False
         self._kill()
-        for t in (getattr(self, "relay", None), getattr(self, "control_thread", None)):
-            if t is not None and t is not threading.current_thread():
-                t.join(timeout=2)
+        for part in (getattr(self, "relay", None), getattr(self, "monitor", None)):
+            if part is not None:
+                part.stop()
+        t = getattr(self, "control_thread", None)
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=2)
         if hasattr(self, "bus"):
             self.bus.close()
         if getattr(self, "control_sock", None) is not None:
@@ -130,6 +132,7 @@ class VirtualBoard:
         shutil.rmtree(getattr(self, "tmp", ""), ignore_errors=True)
 
     def _kill(self) -> None:
+        self.sim.clock.set_free("offline", True)  # no MCU: nothing holds board time
         p = self.proc
         if p is not None and p.poll() is None:
             try:
@@ -156,6 +159,7 @@ class VirtualBoard:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.sim.mcu_reset()
+        self.sim.clock.set_free("offline", False)  # from here the MCU's frames hold board time
         self.proc = subprocess.Popen(
             [_micropython(), "-X", f"heapsize={self.heap}", "-i", str(SHIM / "simstart.py")],
             stdin=fd, stdout=fd, stderr=fd, env=env, preexec_fn=child_setup, close_fds=True,
@@ -164,23 +168,7 @@ class VirtualBoard:
         if self._mode == "raw":
             os.write(self.m_dev, b"\x01")
 
-    # ------------------------------------------------------------------ serial relay
-    def _to_user(self, data: bytes) -> None:
-        """Queue board output for the port; flushed as the reader takes it. Bounded: with
-        nobody reading, the oldest output is dropped (a USB CDC link drops it too)."""
-        self._out += data
-        if len(self._out) > OUT_BUFFER:
-            del self._out[: len(self._out) - OUT_BUFFER]
-        self._flush_user()
-
-    def _flush_user(self) -> None:
-        while self._out:
-            try:
-                n = os.write(self.m_user, self._out)
-            except (BlockingIOError, OSError):
-                return
-            del self._out[:n]
-
+    # ------------------------------------------------------------------ serial link
     def _watch_events(self, data: bytes) -> None:
         """Follow the firmware's @ev state lines so callers can wait for a settled board."""
         self._lines = (self._lines + data)[-8192:]
@@ -193,6 +181,7 @@ class VirtualBoard:
                     continue
                 if ev.get("kind") == "state":
                     self.board_state = ev.get("detail")
+                    self.board_state_ms = ev.get("ms")  # the firmware's board time of the change
                     if self.board_state != "booting":
                         self.ready.set()
 
@@ -208,64 +197,27 @@ class VirtualBoard:
         if raw >= 0 or friendly >= 0:
             self._mode = "raw" if raw > friendly else "friendly"
 
-    def _drain_device(self) -> None:
-        while True:
-            r, _, _ = select.select([self.m_dev], [], [], 0.02)
-            if not r:
-                return
-            try:
-                data = os.read(self.m_dev, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            self._track_mode(data)
-            self._to_user(data)
-
-    def _relay_loop(self) -> None:
-        while self._running:
-            try:
-                w = [self.m_user] if self._out else []
-                r, wr, _ = select.select([self.m_dev, self.m_user], w, [], 0.05)
-            except (OSError, ValueError):
-                return
-            if wr:
-                self._flush_user()
-            if self.m_dev in r:
-                try:
-                    data = os.read(self.m_dev, 4096)
-                except OSError:
-                    data = b""
-                if data:
-                    self._track_mode(data)
-                    self._to_user(data)
-            if self.m_user in r:
-                try:
-                    data = os.read(self.m_user, 4096)
-                except (BlockingIOError, OSError):
-                    data = b""
-                if data:
-                    os.write(self.m_dev, data)
-            self._check_watchdog()
-            p = self.proc
-            if self._running and self._powered and p is not None and p.poll() is not None:
-                self._drain_device()
-                with self._life:  # a power cut may have come meanwhile: then no reboot
-                    if not self._running or not self._powered or self.proc is not p:
-                        continue
-                    self._tail = b""
-                    self._to_user(b"MPY: soft reboot\r\n" if p.returncode == 0 else b"\r\nMPY: reset\r\n")
-                    self.restarts += 1
-                    self._launch()
-
-    def _check_watchdog(self) -> None:
-        sim = self.sim
-        if sim.wdt_timeout_ms is None or self._reset_pending:
+    def _supervise(self) -> None:
+        """Relay's turn: an interpreter that exited is a board that reset; boot it again."""
+        p = self.proc
+        if not (self._running and self._powered and p is not None and p.poll() is not None):
             return
-        if sim.clock.now_ms() - sim.wdt_fed_ms > sim.wdt_timeout_ms:
-            sim.wdt_timeout_ms = None
-            sim.events.append((sim.clock.now_ms(), "wdt_reset"))
-            self._mode = "friendly"
+        self.relay.drain_device()
+        with self._life:  # a power cut may have come meanwhile: then no reboot
+            if not self._running or not self._powered or self.proc is not p:
+                return
+            self._tail = b""
+            self.relay.to_user(b"MPY: soft reboot\r\n" if p.returncode == 0 else b"\r\nMPY: reset\r\n")
+            self.restarts += 1
+            self._launch()
+
+    def _mcu_pid(self) -> int | None:
+        p = self.proc
+        return p.pid if self._powered and p is not None and p.poll() is None else None
+
+    def _watchdog_bite(self) -> None:
+        self._mode = "friendly"
+        with self._life:
             self._kill()
 
     def _hard_reset_requested(self) -> None:
@@ -322,7 +274,10 @@ class VirtualBoard:
         return self.sim.clock.now_ms()
 
     def wait_board(self, board_seconds: float) -> None:
-        time.sleep(self.sim.clock.wall_for(board_seconds))
+        """Wait until `board_seconds` of board time have passed: as long as the firmware takes to
+        live them, however busy the host (TimeoutError only if board time stops altogether)."""
+        clock = self.sim.clock
+        clock.wait_until_us(clock.now_us() + int(board_seconds * 1e6))
 
     # ------------------------------------------------------------------ control socket
     def _start_control(self) -> None:

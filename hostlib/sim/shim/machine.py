@@ -9,6 +9,8 @@ from machine import *  # noqa: F401,F403
 sys.path = _p
 import struct  # noqa: E402
 
+import time  # noqa: E402,F401  (the shim's board clock: it must be up before the first frame)
+
 import simbus  # noqa: E402
 
 _OP_I2C_W = 0x10
@@ -65,21 +67,27 @@ class Pin:
 class I2C:
     def __init__(self, id, scl=None, sda=None, freq=400000, timeout=50000):
         self.id = id
+        self.freq = freq
         self._req = bytearray(4)
 
+    def _wire_us(self, nbytes, starts=1):
+        # 9 bit times per byte (8 + ACK), plus start and stop conditions
+        return (nbytes * 9 + 2 * starts) * 1000000 // self.freq
+
     def writeto(self, addr, buf, stop=True):
-        simbus.call(_OP_I2C_W, self.id, bytes((addr,)) + bytes(buf))
+        simbus.call(_OP_I2C_W, self.id, bytes((addr,)) + bytes(buf), self._wire_us(len(buf) + 1))
         return len(buf) + 1
 
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
-        simbus.call(_OP_I2C_W, self.id, bytes((addr, memaddr)) + bytes(buf))
+        simbus.call(_OP_I2C_W, self.id, bytes((addr, memaddr)) + bytes(buf),
+                    self._wire_us(len(buf) + 2))
 
     def readfrom_into(self, addr, buf, stop=True):
         r = self._req
         r[0] = addr
         r[1] = len(buf) & 0xFF
         r[2] = len(buf) >> 8
-        n = simbus.call(_OP_I2C_R, self.id, memoryview(r)[0:3])
+        n = simbus.call(_OP_I2C_R, self.id, memoryview(r)[0:3], self._wire_us(len(buf) + 1))
         buf[0:n] = simbus.rmv[0:n]
 
     def readfrom(self, addr, nbytes, stop=True):
@@ -93,7 +101,7 @@ class I2C:
         r[1] = len(buf) & 0xFF
         r[2] = len(buf) >> 8
         r[3] = memaddr
-        n = simbus.call(_OP_I2C_WR, self.id, r)
+        n = simbus.call(_OP_I2C_WR, self.id, r, self._wire_us(len(buf) + 3, 2))
         buf[0:n] = simbus.rmv[0:n]
 
     def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
@@ -102,7 +110,7 @@ class I2C:
         return bytes(b)
 
     def scan(self):
-        n = simbus.call(_OP_I2C_SCAN, self.id, b"")
+        n = simbus.call(_OP_I2C_SCAN, self.id, b"", self._wire_us(112))
         return list(simbus.resp[0:n])
 
 
@@ -125,7 +133,9 @@ class UART:
 
     def write(self, buf):
         self._put_baud()
-        simbus.call(_OP_UART_W, self.id, bytes(self._req[0:4]) + bytes(buf))
+        # 10 bit times per byte (start, 8 data, stop) at the baud rate in use
+        simbus.call(_OP_UART_W, self.id, bytes(self._req[0:4]) + bytes(buf),
+                    len(buf) * 10000000 // self.baud)
         return len(buf)
 
     def any(self):

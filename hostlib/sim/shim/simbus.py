@@ -1,15 +1,21 @@
 # Emulated-hardware side channel of the virtual board (runs inside MicroPython, not firmware):
 # one request/response exchange per bus transaction over a unix socket to the CPython emulators.
-# Frame: op, channel, u16 length, payload -> status (0 or errno), u16 length, payload.
+# Frame: op, channel, u16 length, i64 board µs, payload -> status (0 or errno), u16 length,
+# i64 board µs, payload. The MCU's board time travels in each frame (-1 from a thread other than
+# the main program: only the main program moves board time); the reply brings the host's.
 import os
 import socket
 import struct
 
+import _thread
+
 resp = bytearray(1100)
 rmv = memoryview(resp)
-_hdr = bytearray(4)
-_st = bytearray(3)
+_hdr = bytearray(12)
+_st = bytearray(11)
 _s = None
+_lock = _thread.allocate_lock()  # a Timer thread's frame must not interleave with the main one's
+clock = None  # the board clock (shim time.py): stamp(cost_us) -> board µs or -1; adopt(board µs)
 
 
 def connect():
@@ -20,14 +26,23 @@ def connect():
     _s = s
 
 
-def call(op, ch, payload):
-    """One bus transaction. Like a hardware peripheral it completes even if Ctrl-C arrives in
-    the middle (the KeyboardInterrupt is raised afterwards), so the link never desynchronises."""
+def call(op, ch, payload, cost_us=0):
+    """One bus transaction taking `cost_us` of board time on the wire. Like a hardware peripheral
+    it completes even if Ctrl-C arrives in the middle (the KeyboardInterrupt is raised
+    afterwards), so the link never desynchronises."""
+    if _target is not None:
+        _before_call()
+    with _lock:
+        return _call(op, ch, payload, cost_us)
+
+
+def _call(op, ch, payload, cost_us):
     n = len(payload)
     _hdr[0] = op
     _hdr[1] = ch
     _hdr[2] = n & 0xFF
     _hdr[3] = n >> 8
+    struct.pack_into("<q", _hdr, 4, clock.stamp(cost_us) if clock is not None else 0)
     msg = bytes(_hdr) + bytes(payload)
     sent = 0
     got = 0
@@ -41,7 +56,7 @@ def call(op, ch, payload):
         try:
             while sent < len(msg):
                 sent += _s.write(msg[sent:])
-            while got < 3:
+            while got < 11:
                 before = got
                 got += _s.readinto(st[got:])
                 if got == before:
@@ -56,12 +71,12 @@ def call(op, ch, payload):
             break
         except KeyboardInterrupt:
             interrupted = True
+    if clock is not None:
+        clock.adopt(struct.unpack_from("<q", _st, 3)[0])
     if interrupted:
         raise KeyboardInterrupt
     if _st[0]:
         raise OSError(_st[0])
-    if op != _OP_TARGET_SYNC:
-        after_call()
     return length
 
 
@@ -69,6 +84,7 @@ def call(op, ch, payload):
 # side every few bus transactions, the way a memory-mode target peripheral would let the bus
 # controller read and write it without the firmware's involvement.
 _OP_TARGET_SYNC = 0x60
+_OP_CLOCK = 0x01
 _SYNC_EVERY = 8
 _target = None
 _count = 0
@@ -79,33 +95,34 @@ def attach_target(t):
     _target = t
 
 
-def _sync():
-    t = _target
-    n = call(_OP_TARGET_SYNC, t.addr, t.mem)
-    i = 0
-    wrote = False
-    while i + 2 <= n:  # host writes queued since the last sync: (reg, len, bytes)
-        reg, ln = resp[i], resp[i + 1]
-        t.mem[reg:reg + ln] = resp[i + 2:i + 2 + ln]
-        i += 2 + ln
-        wrote = True
-    if wrote and t.handler is not None:
+def _sync(t):
+    with _lock:
+        n = _call(_OP_TARGET_SYNC, t.addr, t.mem, 0)
+        i = 0
+        wrote = False
+        while i + 2 <= n:  # host writes queued since the last sync: (reg, len, bytes)
+            reg, ln = resp[i], resp[i + 1]
+            t.mem[reg:reg + ln] = resp[i + 2:i + 2 + ln]
+            i += 2 + ln
+            wrote = True
+    if wrote and t.handler is not None:  # outside the lock: the handler may use the buses
         t.handler(t)
 
 
-def after_call():
+def _before_call():
+    # Before, not after, the caller's transaction: its reply in `resp` must survive until read.
     global _count
-    if _target is None:
-        return
     _count += 1
     if _count >= _SYNC_EVERY:
         _count = 0
-        _sync()
+        _sync(_target)
 
 
 def hello():
-    n = call(1, 0, b"")
-    return struct.unpack("<qd", resp[0:n])
+    """(board µs, speed): where the host's board clock is, and how fast it may run at most."""
+    with _lock:
+        n = _call(_OP_CLOCK, 0, b"", 0)
+    return struct.unpack_from("<q", _st, 3)[0], struct.unpack("<d", resp[0:n])[0]
 
 
 connect()
