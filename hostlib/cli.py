@@ -94,6 +94,8 @@ def cmd_status(args) -> int:
 def cmd_events(args) -> int:
     with _link(args) as link:
         evs = link.request("events", {"since": 0})
+        if not isinstance(evs, list) or not all(isinstance(ev, dict) for ev in evs):
+            raise HbError(f"board answered 'events' with a {type(evs).__name__}, not a list of events")
         for ev in evs:
             _print_event(ev, args.json)
         if args.follow:
