@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import tty
+from pathlib import Path
 
 import pytest
+import serial
 
 from hostlib import cli
 from hostlib.errors import BoardTimeout, RequestError
 from hostlib.link import Link
+from hostlib.sim import VirtualBoard
+
+HBCTL = str(Path(sys.executable).with_name("hbctl"))
+SPEED = 10.0
 
 STATUS = {"board": "x", "state": "hashing", "modules": []}
 EVENTS = [{"seq": 1, "ms": 10, "kind": "state", "module": None, "detail": "hashing"}]
@@ -155,3 +163,40 @@ def test_hbctl_events_refuses_a_reply_that_is_not_a_list(board, capsys):
     assert cli.main(["--port", b.path, "events", "--json"]) == 1
     out = capsys.readouterr()
     assert out.out == "" and "not a list of events" in out.err
+
+
+def flood_lines(n: int) -> list[bytes]:
+    """Junk and valid requests, many with the ids a fresh host tool would use first (1, 2, ...)."""
+    kinds = [b"@hb {not json", b"garbage %d", b'@hb {"id": 1, "op": null}', b'@hb {"id": 1, "op": "ping"}',
+             b'@hb {"id": 2, "op": "events", "args": {"since": 0}}', b"\x02@hb [1, 2]", b"@hb " + b"x" * 600]
+    lines = [(kinds[i % len(kinds)].replace(b"%d", b"%d" % i)) + b"\n" for i in range(n)]
+    for i in range(0, n, 60):
+        lines[i] = b'@hb {"id": 1, "op": "status"}\n'  # large replies nobody reads
+    return lines
+
+
+@pytest.mark.mpy
+def test_after_a_pipelined_flood_every_command_prints_its_own_document(sim_only):
+    """3000 lines written without reading a reply; then `status --json` prints a status document
+    and `events --json` prints events (not the stale replies still in flight)."""
+    with VirtualBoard(speed=SPEED) as vb:
+        assert vb.wait_ready(60)
+        port = serial.serial_for_url(vb.port, timeout=0, write_timeout=30)
+        try:
+            for line in flood_lines(3000):
+                port.write(line)  # a board that stops reading for 30 s fails here
+        finally:
+            port.close()
+
+        def hb(*args):
+            r = subprocess.run([HBCTL, "--port", vb.port, "--timeout", "20", *args], capture_output=True,
+                               text=True, timeout=90)
+            assert r.returncode == 0 and r.stderr == "", (args, r.stderr)
+            return [json.loads(x) for x in r.stdout.splitlines()]
+
+        (st,) = hb("status", "--json")
+        assert {"board", "state", "modules", "chains", "regulators", "temps", "chips"} <= set(st)
+        evs = hb("events", "--json")
+        assert evs and all({"seq", "kind"} <= set(e) and "modules" not in e for e in evs), evs[:3]
+        (st,) = hb("status", "--json")
+        assert st["board"] == "modular-4x"

@@ -60,7 +60,8 @@ class Link:
         if not port:
             raise TransportError("no port given (use --port PORT or HB_PORT)")
         try:
-            self.ser = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
+            # a write timeout: a board that stopped reading fails the command, never hangs it
+            self.ser = serial.serial_for_url(port, baudrate=115200, timeout=0.05, write_timeout=timeout)
         except (serial.SerialException, OSError, ValueError) as e:
             raise TransportError(f"cannot open port {port}: {e}") from None
         self.port = port
