@@ -24,8 +24,9 @@ from hostlib.link import Link
 from hostlib.sim import VirtualBoard
 from hostlib.sim.faults import FaultSpecError
 
-DOC = (Path(__file__).resolve().parents[1] / "docs" / "interfaces.md").read_text()
-FIRMWARE_SRC = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[1] / "firmware").rglob("*.py"))
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "docs" / "interfaces.md").read_text()
+FIRMWARE_SRC = "\n".join(p.read_text() for p in (ROOT / "firmware").rglob("*.py"))
 
 # fixed by interfaces.md for later issues (diagnostics, tuning, security, fleet), not built yet
 LATER_VERBS = {"diag", "health", "tune", "lock", "unlock", "gateway"}
@@ -101,8 +102,8 @@ class Maybe:
 
 def sketch(text: str):
     """The document's `{"key": type, ...}` sketch as a tree of dicts, lists, types and Maybe."""
-    return eval(text, {"__builtins__": {}}, {"str": str, "int": int, "float": float, "bool": bool,  # noqa: S307
-                                            "null": _Null()})
+    names = {"str": str, "int": int, "float": float, "bool": bool, "null": _Null()}
+    return eval(text, {"__builtins__": {}}, names)  # noqa: S307 - our own document, no builtins
 
 
 def conforms(value, shape, path: str = "") -> list[str]:
@@ -118,10 +119,13 @@ def conforms(value, shape, path: str = "") -> list[str]:
             return [f"{path}: not a list, or no entries"]
         return [p for i, v in enumerate(value) for p in conforms(v, shape[0], f"{path}[{i}]")]
     if isinstance(shape, set):  # {"min", "max"}: keys only
-        return [f"{path}.{k} missing" for k in shape - set(value)] if isinstance(value, dict) else [f"{path}: not an object"]
-    ok = isinstance(value, shape) and not isinstance(value, bool) if shape in (int, float) else isinstance(value, shape)
-    if shape is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True  # JSON has one number type
+        if not isinstance(value, dict):
+            return [f"{path}: not an object"]
+        return [f"{path}.{k} missing" for k in shape - set(value)]
+    if shape in (int, float):  # JSON has one number type: an int is a float too, a bool neither
+        ok = isinstance(value, (int, float) if shape is float else int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, shape)
     return [] if ok else [f"{path}: {value!r} is not {shape.__name__}"]
 
 
