@@ -305,6 +305,10 @@ def test_flash_json_force_and_info_app_block(board, bundles, tmp_path):
     r = hb("flash", "--bundle", str(out), "--json", "--force")
     doc = json.loads(r.stdout)
     assert r.returncode == 0 and doc["files_sent"] == n and doc["files_skipped"] == 0 and doc["slot"] == "b"
+    r = hb("flash", "--bundle", str(out), "--json")  # the board runs it already: all skipped
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["outcome"] == "up to date", r.stderr
+    assert doc["files_sent"] == 0 and doc["files_skipped"] == n == len(doc["skipped"])
     info = json.loads(hb("info", "--json").stdout)
     assert info["app"] == {**info["app"], "version": "0.1.0", "bundle": bundles["v1"].bundle_hash, "trial": False}
     text = hb("info").stdout

@@ -12,9 +12,10 @@ import time
 
 from hashboard.repairlog import CODES as REPAIR_CODES
 
-from . import boards, cli_i2c, cli_update
+from . import boards, cli_demo, cli_i2c, cli_update
 from .errors import HbError
 from .link import Link
+from .statusview import fmt, status_lines
 
 
 class UsageError(HbError):
@@ -58,42 +59,21 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _fmt(v, spec: str, none: str = "-") -> str:
-    return none if v is None else format(v, spec)
-
-
 def cmd_status(args) -> int:
     with _link(args) as link:
         st = link.request("status", timeout=max(args.timeout, 5.0))
     if args.json:
         _print_json(st)
         return 0
-    print(f"{st['board']}  state {st['state']}  power {st['power_w']:.1f} W  "
-          f"runtime {st['runtime']['name']} {st['runtime']['version']}  fw {st['firmware']['version']}")
-    regs = {r["module"]: r for r in st["regulators"]}
-    chains = {c["module"]: c for c in st["chains"]}
-    print(f"{'slot':>4} {'state':<13} {'serial':<12} {'chips':>7} {'vout':>6} {'iout':>6} {'temp':>6} {'TH/s':>7}  fault")
-    for m in st["modules"]:
-        s = m["slot"]
-        c, r = chains[s], regs[s]
-        fault = c["fault"]
-        ftxt = f"chip {fault['chip']} {fault['cause']}" if fault else ""
-        if r["faults"]:
-            ftxt = (ftxt + " vrm " + ",".join(r["faults"])).strip()
-        if m.get("cause") and not ftxt:
-            ftxt = m["cause"]
-        print(f"{s:>4} {m['state']:<13} {m['serial'] or '-':<12} {c['found']:>3}/{c['expected']:<3} "
-              f"{r['vout']:>6.3f} {r['iout']:>6.1f} {_fmt(m.get('temp_c'), '6.1f'):>6} "
-              f"{(m.get('ghs') or 0) / 1000:>7.2f}  {ftxt}")
-    bad = [t for t in st["temps"] if not t["ok"]]
-    for t in bad:
-        print(f"sensor {t['name']}: {t.get('error') or 'unreadable'}")
+    print("\n".join(status_lines(st)))
     return 0
 
 
 def cmd_events(args) -> int:
     with _link(args) as link:
         evs = link.request("events", {"since": 0})
+        if not isinstance(evs, list) or not all(isinstance(ev, dict) for ev in evs):
+            raise HbError(f"board answered 'events' with a {type(evs).__name__}, not a list of events")
         for ev in evs:
             _print_event(ev, args.json)
         if args.follow:
@@ -124,7 +104,7 @@ def cmd_modules(args) -> int:
     print(f"{'slot':>4} {'state':<13} {'serial':<12} {'chips':>5} {'power':>8} {'temp':>6}  {'profile':<8} cause")
     for r in rows:
         print(f"{r['slot']:>4} {r['state']:<13} {r['serial'] or '-':<12} {r['chips']:>5} "
-              f"{_fmt(r['power_w'], '7.1f')}W {_fmt(r['temp_c'], '6.1f'):>6}  {r['profile'] or '-':<8} "
+              f"{fmt(r['power_w'], '7.1f')}W {fmt(r['temp_c'], '6.1f'):>6}  {r['profile'] or '-':<8} "
               f"{r['cause'] or ''}")
     return 0
 
@@ -201,27 +181,6 @@ def cmd_sim(args) -> int:
             time.sleep(0.1)
     finally:
         vb.stop()
-    return 0
-
-
-def cmd_demo(args) -> int:
-    """Start a virtual board and show its live state: the newcomer's first command."""
-    from .sim.virtual import VirtualBoard
-
-    t0 = time.monotonic()
-    with VirtualBoard(board=args.board, seed=args.seed, faults=args.fault or (), speed=args.speed) as vb:
-        print(f"virtual {args.board} on the MicroPython unix port, board time x{args.speed:g}")
-        print(f"port {vb.port}  (try: hbctl --port {vb.port} status, or mpremote connect {vb.port} resume repl)")
-        if not vb.wait_ready(60):
-            raise HbError("virtual board did not finish booting within 60 s")
-        print(f"ready after {time.monotonic() - t0:.1f} s wall; Ctrl-C to stop\n")
-        vb.wait_board(2.5)  # the first telemetry sweeps: hashrate is measured, not assumed
-        end = None if args.duration is None else time.monotonic() + args.duration
-        ns = argparse.Namespace(port=vb.port, timeout=5.0, json=False)
-        while end is None or time.monotonic() < end:
-            cmd_status(ns)
-            print(flush=True)
-            time.sleep(args.interval)
     return 0
 
 
@@ -309,14 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--follow", action="store_true")
     e.set_defaults(func=cmd_events)
-    d = sub.add_parser("demo", help="start a virtual board and show its live state")
-    d.add_argument("--board", default="modular-4x")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--fault", action="append")
-    d.add_argument("--speed", type=float, default=5.0)
-    d.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
-    d.add_argument("--duration", type=float, help="stop after this many seconds")
-    d.set_defaults(func=cmd_demo)
+    cli_demo.add_parser(sub)
     dc = sub.add_parser("decode", help="decode captured chain traffic into JSON lines")
     dc.add_argument("file", nargs="?", help="capture file (hex text, or raw with --binary); - = stdin")
     dc.add_argument("--binary", action="store_true")

@@ -17,6 +17,10 @@ class LinkGarbage(BoardTimeout):
     """The link carried bytes that are not the host protocol."""
 
 
+class RequestError(HbError):
+    """The host refused to send a request the board could not parse (NaN, too long)."""
+
+
 class RemoteError(HbError):
     """The board answered with a structured error."""
 

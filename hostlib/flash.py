@@ -238,6 +238,7 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
         if not force and active is not None and st.get("trial") is None and _holds(info["slots"][active], b) and all(
                 info["root"].get(n) == m["sha256"] for n, m in b.manifest["loader"].items()):
             rep.slot, rep.up_to_date = active, True  # already running this bundle, intact
+            rep.skipped = sorted(b.files)  # every file was checked and left as it is
             s.close(reset)  # the controller was interrupted for the survey: start it again
             rep.seconds = time.monotonic() - t0
             return rep

@@ -1,22 +1,58 @@
 """Host side of protocol v1 (docs/protocol.md) over any pyserial port or URL.
 
 Requests are '@hb {json}' lines; the board answers one '@hb {json}' line per request, and may
-interleave '@ev' event lines and log text, which are kept apart and never mistaken for a reply."""
+interleave '@ev' event lines and log text, which are kept apart and never mistaken for a reply.
+Before each request, input left on the port is dropped; the request's id is unique to this link
+(a random prefix and a counter), and only the reply carrying it is taken: late replies to earlier
+requests, of this or any other tool, are skipped. What the board could only refuse without an id
+(NaN, an over-long line) is refused here instead, before it is sent."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import secrets
 import time
 from typing import Any, Callable
 
 import serial
 
-from .errors import BoardTimeout, LinkGarbage, RemoteError, TransportError
+from .errors import BoardTimeout, LinkGarbage, RemoteError, RequestError, TransportError
 
 PROTOCOL_VERSION = 1
 REPL_PROMPT = b">>> "
 READY_MARK = b'@hb {"ready"'
+MAX_LINE = 512  # the board refuses longer lines (docs/protocol.md)
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """The first NaN or infinity in a request's arguments, with where it is."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return None
+
+
+def encode_request(rid: Any, op: str, args: dict | None) -> bytes:
+    """One request line, or RequestError for what the board could only refuse as malformed
+    (its refusal carries no id, so the host would wait for a reply that never comes)."""
+    req = {"v": PROTOCOL_VERSION, "id": rid, "op": op, "args": args or {}}
+    try:
+        body = json.dumps(req, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        where, value = _non_finite(args, "") or ("args", float("nan"))
+        raise RequestError(f"{op}: {where} = {value} is not a finite number; not sent") from None
+    except TypeError as e:
+        raise RequestError(f"{op}: arguments are not JSON ({e}); not sent") from None
+    line = b"@hb " + body.encode()
+    if len(line) > MAX_LINE:
+        raise RequestError(f"{op}: request is {len(line)} bytes, the board takes at most {MAX_LINE}; not sent")
+    return b"\n" + line + b"\n"  # the leading newline ends any partial line left on the board
 
 
 class Link:
@@ -24,12 +60,16 @@ class Link:
         if not port:
             raise TransportError("no port given (use --port PORT or HB_PORT)")
         try:
-            self.ser = serial.serial_for_url(port, baudrate=115200, timeout=0.05)
+            # a write timeout: a board that stopped reading fails the command, never hangs it
+            self.ser = serial.serial_for_url(port, baudrate=115200, timeout=0.05, write_timeout=timeout)
         except (serial.SerialException, OSError, ValueError) as e:
             raise TransportError(f"cannot open port {port}: {e}") from None
         self.port = port
         self.timeout = timeout
         self.auto_start = auto_start
+        # ids unique per link and unlike any other link's: a late reply to an earlier request (of
+        # this tool or of another on the same port) is never taken for the current one
+        self._nonce = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._buf = b""
         self.events: list[dict] = []
@@ -74,18 +114,30 @@ class Link:
                 raise
             return self._request_once(op, args, timeout)
 
+    def _discard_pending(self) -> None:
+        """Drop what arrived before this request: replies nobody waits for any more, old events."""
+        self._buf = b""
+        try:
+            self.ser.reset_input_buffer()
+        except (serial.SerialException, OSError) as e:
+            raise TransportError(f"link to {self.port} broke: {e}") from None
+
     def _request_once(self, op: str, args: dict | None, timeout: float | None) -> Any:
-        rid = next(self._ids)
-        req = {"v": PROTOCOL_VERSION, "id": rid, "op": op, "args": args or {}}
-        self._write(b"\n@hb " + json.dumps(req, separators=(",", ":")).encode() + b"\n")
+        rid = f"{self._nonce}-{next(self._ids)}"
+        line_out = encode_request(rid, op, args)
+        self._discard_pending()
+        self._write(line_out)
         deadline = time.monotonic() + (timeout or self.timeout)
         seen_other = False
+        refused: list[str] = []  # id-less refusals: lines the board could not parse (not ours)
         while True:
             line = self._read_line(deadline)
             if line is None:
                 if seen_other and self.garbage_lines:
                     raise LinkGarbage(f"board on {self.port} sent {self.garbage_lines} lines that are not the host protocol and no reply to {op!r}")
-                raise BoardTimeout(f"board on {self.port} did not answer {op!r} within {timeout or self.timeout:g} s")
+                also = (f"; meanwhile it refused {len(refused)} malformed line(s), not this one "
+                        f"(last: {refused[-1]})") if refused else ""
+                raise BoardTimeout(f"board on {self.port} did not answer {op!r} within {timeout or self.timeout:g} s{also}")
             if line.startswith(b"@ev "):
                 try:
                     self.events.append(json.loads(line[4:]))
@@ -103,6 +155,8 @@ class Link:
                 self.garbage_lines += 1
                 continue
             if not isinstance(msg, dict) or msg.get("id") != rid:
+                if isinstance(msg, dict) and msg.get("id") is None and not msg.get("ok"):
+                    refused.append(str((msg.get("error") or {}).get("message")))
                 continue
             if msg.get("ok"):
                 return msg.get("data")

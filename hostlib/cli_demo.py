@@ -1,0 +1,100 @@
+"""hbctl demo: start a virtual board and show its live status, the newcomer's first command.
+
+On a terminal the table is redrawn in place, like `top`: cursor home, each line ends by erasing
+the rest of it, then the rest of the screen is erased (no flicker of a full clear per frame).
+Into a pipe or file it prints plain successive tables, one per refresh, with no escape codes.
+SIGTERM and Ctrl-C stop it cleanly: the board's process and temporary files go with it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from .errors import HbError
+from .link import Link
+from .paths import DEFAULT_BOARD
+from .statusview import status_lines
+
+HOME, CLEAR, ERASE_LINE, ERASE_BELOW = "\x1b[H", "\x1b[2J", "\x1b[K", "\x1b[J"
+HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+
+
+class Stopped(Exception):
+    """SIGTERM arrived: unwind through the finally that stops the board."""
+
+
+def _on_term(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the cleanup short
+    raise Stopped
+
+
+class Screen:
+    """Where frames go: redrawn in place on a terminal, appended otherwise."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.frames = 0
+
+    def show(self, lines: list[str]) -> None:
+        if self.tty:
+            start = (HIDE_CURSOR + HOME + CLEAR) if self.frames == 0 else HOME
+            self.out.write(start + "".join(line + ERASE_LINE + "\n" for line in lines) + ERASE_BELOW)
+        else:
+            self.out.write(("\n" if self.frames else "") + "\n".join(lines) + "\n")
+        self.out.flush()
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.tty and self.frames:
+            self.out.write(SHOW_CURSOR)
+            self.out.flush()
+
+
+def cmd_demo(args) -> int:
+    from .sim.virtual import VirtualBoard
+
+    signal.signal(signal.SIGTERM, _on_term)
+    t0 = time.monotonic()
+    screen = Screen(sys.stdout)
+    vb = VirtualBoard(board=args.board, seed=args.seed, faults=args.fault or (), speed=args.speed)
+    try:
+        vb.start()
+        intro = [f"virtual {args.board} on the MicroPython unix port, board time x{args.speed:g}",
+                 f"port {vb.port}  (try: hbctl --port {vb.port} status, or mpremote connect {vb.port} resume repl)"]
+        print("\n".join(intro), flush=True)
+        if not vb.wait_ready(60):
+            raise HbError("virtual board did not finish booting within 60 s")
+        intro.append(f"ready after {time.monotonic() - t0:.1f} s wall; Ctrl-C to stop")
+        if not screen.tty:
+            print(intro[-1] + "\n", flush=True)
+        vb.wait_board(2.5)  # the first telemetry sweeps: hashrate is measured, not assumed
+        end = None if args.duration is None else time.monotonic() + args.duration
+        with Link(vb.port, timeout=5.0) as link:
+            while True:
+                st = link.request("status")
+                head = [*intro, ""] if screen.tty else []  # a terminal keeps the intro on screen
+                screen.show(head + [f"board time {st.get('uptime_ms', 0) / 1000:.1f} s"] + status_lines(st))
+                if (end is not None and time.monotonic() >= end) or screen.frames == args.count:
+                    break
+                time.sleep(args.interval)
+    except Stopped:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        screen.close()
+        vb.stop()
+    return 0
+
+
+def add_parser(sub) -> None:
+    d = sub.add_parser("demo", help="start a virtual board and show its live state")
+    d.add_argument("--board", default=DEFAULT_BOARD)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--fault", action="append")
+    d.add_argument("--speed", type=float, default=5.0)
+    d.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    d.add_argument("--duration", type=float, help="stop after this many seconds")
+    d.add_argument("--count", type=int, help="stop after this many refreshes")
+    d.set_defaults(func=cmd_demo)
