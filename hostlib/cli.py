@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fault", action="append", help="fault spec, repeatable (interfaces.md)")
     s.add_argument("--speed", type=float, default=1.0, help="board seconds per wall second")
     s.add_argument("--storage", help="directory keeping the board's flash across runs")
-    s.add_argument("--heap", default="256k", help="MicroPython heap size (default 256k)")
+    s.add_argument("--heap", default="320k", help="MicroPython heap size (default 320k)")
     s.add_argument("--ready-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_sim)
 

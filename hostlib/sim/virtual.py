@@ -26,9 +26,9 @@ from .relay import Relay
 from .simboard import SimBoard
 
 FLASH_BYTES = 1024 * 1024
-# 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 256k here holds
+# 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 320k here holds
 # what needs roughly half of it on an RP2040 (about 190 KB of heap) or an ESP32-S3.
-DEFAULT_HEAP = "256k"
+DEFAULT_HEAP = "320k"
 
 
 def _micropython() -> str:
