@@ -114,7 +114,7 @@ def test_stored_setting_outside_the_board_range_is_dropped_not_fatal(sim_only):
         assert vb.wait_ready(60)
         doc = json.dumps({"power_target_w": 2000, "curtailed": False, "curtail_level": 0, "heartbeat": None})
         r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "exec",
-                            f"open('settings.json','w').write({doc!r})", "soft-reset"],
+                            f"f = open('settings.json', 'w'); f.write({doc!r}); f.close()", "soft-reset"],
                            capture_output=True, text=True, timeout=60, env=env)
         assert r.returncode == 0, r.stderr
         lane = VirtualLane.__new__(VirtualLane)

@@ -172,6 +172,8 @@ class Module:
 
     # ------------------------------------------------------------ executing the slot's FSM
     def step(self, now, present):
+        if self.curtail_off and self.state in (POWERING, ENUMERATING, RAMPING):
+            self.power_off(now, OFF, "curtailed")  # nothing hashes yet: no ramp-down to wait for
         act = self.fsm.tick(now, present)
         while act != slotfsm.NONE:
             act = self._do(act, now)
