@@ -189,7 +189,11 @@ class SafetyMachine(RuleBasedStateMachine):
 
     @initialize()
     def boot(self):
-        self.fb = FastBoard()
+        import tempfile
+        from pathlib import Path
+
+        from safety_cases import quick_board  # the same policy with a 3 s cool-down
+        self.fb = FastBoard(quick_board(Path(tempfile.mkdtemp(prefix="hbsafety-"))))
         self.oracle = Oracle(self.fb)
         self.active: set[str] = set()
         self.n = 0
@@ -254,6 +258,17 @@ class SafetyMachine(RuleBasedStateMachine):
         spec = data.draw(st.sampled_from(sorted(self.active)))
         self.fb.sim.clear(spec)
         self.active.discard(spec)
+
+    @rule(slot=st.integers(0, 3), n=st.integers(1, 4))
+    def trip_repeatedly(self, slot, n):
+        """Sensor dropouts n times, each followed by its recovery: up to the latched lockout."""
+        spec = f"sensor:m{slot}.inlet:open"
+        for i in range(n):
+            self.fb.sim.inject(spec)
+            self.oracle.run(500)
+            self.fb.sim.clear(spec)
+            self.active.discard(spec)
+            self.oracle.run((3000 << i) + 2500)  # the cool-down doubles per retry
 
     @rule(c=st.sampled_from([25.0, 60.0, 72.0, 80.0]))
     def ambient(self, c):
