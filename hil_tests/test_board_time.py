@@ -11,7 +11,10 @@ import time
 import pytest
 import serial
 
+from hostlib import boards
+from hostlib.sim import mcumonitor
 from hostlib.sim.boardclock import BoardClock
+from hostlib.sim.simboard import SimBoard
 from hostlib.sim.virtual import VirtualBoard
 
 WALL_SAFETY_S = 180.0  # only a board that never comes up fails on this
@@ -49,6 +52,32 @@ def test_waiting_on_a_stuck_clock_fails_instead_of_hanging():
     c = BoardClock(speed=10.0)
     with pytest.raises(TimeoutError, match="stuck"):
         c.wait_until_us(1_000, stall_s=0.2)
+
+
+# ------------------------------------------------------------------ the monitor, on real processes
+@pytest.mark.parametrize("code, reason", [
+    ("import sys; sys.stdin.read()", "idle"),  # blocked reading its console: the REPL's case
+    ("while True: pass", "hung"),  # computing without a frame for CPU_HANG_S of CPU
+    ("import time; time.sleep(30)", None),  # asleep: the MCU may still hold board time
+])
+def test_monitor_tells_why_no_firmware_can_be_holding_board_time(monkeypatch, code, reason):
+    monkeypatch.setattr(mcumonitor, "CPU_HANG_S", 0.3)
+    sim = SimBoard(boards.load("modular-4x"))
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    try:
+        mon = mcumonitor.McuMonitor(sim, lambda: p.pid, lambda: None)
+        seen: set[str] = set()
+        # a safety bound only (the hog needs 0.3 s of CPU, however long a busy host takes to give
+        # it); the sleeper is watched for a second
+        end = time.monotonic() + (1.0 if reason is None else 60.0)
+        while time.monotonic() < end and (reason is None or reason not in seen):
+            mon.tick()
+            seen |= sim.clock.free_reasons()
+            time.sleep(0.02)
+        assert seen == ({reason} if reason else set())
+    finally:
+        p.kill()
+        p.wait()
 
 
 # ------------------------------------------------------------------ on the real interpreter
