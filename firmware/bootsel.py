@@ -88,15 +88,14 @@ def verify(slot):
     return man
 
 
-def own_board():
-    """The board definition this hardware was made for: the provisioned identity's `board`,
-    else the board of the last app it confirmed, else the factory (loose) board.json; None on
-    a blank board (nothing to compare with)."""
+def own_board(st):
+    """(name, fixed) of the board definition this hardware was made for: the provisioned
+    identity's `board` (fixed), else the board of the last app it confirmed (state `board`),
+    else the factory (loose) board.json; None on a blank board (nothing to compare with)."""
     ident = read_json("identity.json")
     if ident is not None and isinstance(ident.get("board"), str):
         return ident["board"], True
-    st = read_json(STATE)
-    if st is not None and isinstance(st.get("board"), str):
+    if isinstance(st.get("board"), str):
         return st["board"], False
     cfg = read_json("board.json")
     if cfg is not None and isinstance(cfg.get("name"), str):
@@ -104,11 +103,11 @@ def own_board():
     return None, False
 
 
-def fits(man, st):
-    """An app made for this board (a bundle for another board would drive other pins,
-    addresses and limits). A development board (no provisioned board) also takes the one
-    board the host explicitly allowed with `flash --force` (state `allow_board`)."""
-    want, fixed = own_board()
+def fits(man, st, own):
+    """An app made for this board, own = own_board(st) (a bundle for another board would drive
+    other pins, addresses and limits). A development board (no provisioned board) also takes
+    the one board the host explicitly allowed with `flash --force` (state `allow_board`)."""
+    want, fixed = own
     board = man.get("board")
     if want is None or board == want:
         return True
@@ -136,6 +135,7 @@ def choose():
     crash or a power cut during it counts too. No app ever becomes confirmed without
     confirming its own health."""
     st = load_state()
+    own = own_board(st)
     t = st["trial"]
     if t is not None:
         if st["tries"] >= MAX_TRIES:
@@ -145,7 +145,7 @@ def choose():
             st["tries"] += 1
             write_json(STATE, st)
             man = verify(t)
-            if man is not None and fits(man, st):
+            if man is not None and fits(man, st, own):
                 return t, True, man, st
             # damaged, or made for another board: never boot it
             st["reverted"], st["trial"], st["tries"] = t, None, 0
@@ -154,14 +154,14 @@ def choose():
     c = st["confirmed"]
     if c is not None:
         man = verify(c)
-        if man is not None and fits(man, st):
+        if man is not None and fits(man, st, own):
             return c, False, man, st
     elif loose_app():
         return "", False, None, st  # never confirmed a slot: the app that ran before the flash
     for s in SLOTS:  # a complete slot that was never committed, or the confirmed one is damaged
         if s != c and s != st["reverted"]:
             man = verify(s)
-            if man is not None and fits(man, st):
+            if man is not None and fits(man, st, own):
                 st["trial"], st["tries"] = s, 1  # it has to prove itself like any new app
                 write_json(STATE, st)
                 return s, True, man, st

@@ -139,7 +139,7 @@ class Oracle:
             if hw is None:
                 continue
             on = hw.vrm.enabled()
-            for i, c in enumerate(hw.chain.chips):
+            for i in range(len(hw.chain.chips)):
                 f = hw.chain.freq_of(i)
                 assert f <= self.fmax + 0.5, f"slot {s} chip {i} at {f} MHz > {self.fmax}"
             if self.tripped[s] and not hw.vrm.tripped:

@@ -5,7 +5,6 @@ for another board, a stored setting outside the board's range."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,13 +108,12 @@ def test_hbctl_flash_refuses_a_bundle_for_another_board(sim_only):
 def test_stored_setting_outside_the_board_range_is_dropped_not_fatal(sim_only):
     """8. A settings.json with a 2000 W target (written under another board file): the
     controller starts, hashes, and reports the dropped value."""
-    env = dict(os.environ)
     with VirtualBoard(speed=SPEED) as vb:
         assert vb.wait_ready(60)
         doc = json.dumps({"power_target_w": 2000, "curtailed": False, "curtail_level": 0, "heartbeat": None})
         r = subprocess.run([str(BIN / "mpremote"), "connect", vb.port, "exec",
                             f"f = open('settings.json', 'w'); f.write({doc!r}); f.close()", "soft-reset"],
-                           capture_output=True, text=True, timeout=60, env=env)
+                           capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         lane = VirtualLane.__new__(VirtualLane)
         lane.vb, lane.sim = vb, vb.sim

@@ -25,7 +25,9 @@ from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 from safety_model import SafetyMachine  # noqa: E402
 from tools.safety_plants import PLANTS, planted  # noqa: E402
 
-NOT_HERE = {"foreign_bundle_boots": "loader: hil_tests/test_safety_cases.py::test_loader_refuses_foreign_bundle"}
+# issue 10's case 7 (a bundle for another board) lives in the loader, which this machine (no
+# flash) does not run: hil_tests/test_safety_cases.py::test_loader_refuses_a_bundle_for_another_board
+NOT_HERE = "foreign_bundle_boots: loader only, see test_loader_refuses_a_bundle_for_another_board"
 
 
 def run(examples: int, steps: int, seed: int | None, shrink: bool = True) -> tuple[bool, str, float]:
@@ -58,10 +60,9 @@ def main() -> int:
         return 0 if ok else 1
     names = list(PLANTS) if a.plant == "all" else [a.plant]
     missed = 0
+    if a.plant == "all":
+        print(NOT_HERE)
     for name in names:
-        if name in NOT_HERE:
-            print(f"{name:32s} not in this machine's reach: caught by {NOT_HERE[name]}")
-            continue
         with planted(name):
             ok, why, secs = run(a.examples, a.steps, a.seed, shrink=False)  # caught or not is the result
         print(f"{name:32s} {'MISSED' if ok else 'caught'} ({secs:.0f} s): {why}")

@@ -107,13 +107,6 @@ def _fast_swap_unnoticed(p):
     p(mod.Module, "_reseated", lambda self: False)
 
 
-def _foreign_bundle_boots(p):
-    """7. The loader booted an app made for another board."""
-    import bootsel  # loose on the board's flash; tools/safety_campaign.py puts firmware/ on the path
-
-    p(bootsel, "fits", lambda man, st: True)
-
-
 def _bad_stored_setting_is_fatal(p):
     """8a. A stored power target outside the board's range stopped the controller starting."""
     def start(self):
@@ -144,7 +137,6 @@ PLANTS = {
     "heartbeat_waits_for_a_host": _heartbeat_waits_for_a_host,
     "reset_without_power_good": _reset_without_power_good,
     "fast_swap_unnoticed": _fast_swap_unnoticed,
-    "foreign_bundle_boots": _foreign_bundle_boots,
     "bad_stored_setting_is_fatal": _bad_stored_setting_is_fatal,
     "flood_starves_the_loop": _flood_starves_the_loop,
 }

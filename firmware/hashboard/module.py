@@ -22,8 +22,8 @@ from .sensorguard import SensorGuard
 from .tps546 import TPS546
 
 _CURTAIL_STEP_MHZ = 125.0
-_ID_CHECK_FAILS = const(3)
-_LATCHED_TRIPS = ("ot", "oc", "ov", "uv")  # identity checks in a row the EEPROM may miss before it is re-identified
+_ID_CHECK_FAILS = const(3)  # identity checks in a row the EEPROM may miss before it is re-identified
+_LATCHED_TRIPS = ("ot", "oc", "ov", "uv")  # regulator trips only a host clear may reset
 
 
 class Module:
@@ -223,10 +223,9 @@ class Module:
         holds the module off, never from a regulator or chain fault (the host clears those)."""
         if not self.thermal.allows_power():
             return False
-        if self.state == FAULT and not (recovery and self.thermal_stop):
+        # recovery restarts only what the thermal guard stopped; anything else never a fault
+        if not (self.thermal_stop if recovery else self.state != FAULT):
             return False
-        if recovery and not self.thermal_stop:
-            return False  # recovery restarts only what the thermal guard stopped itself
         self.fsm.restart(now)
         return True
 
@@ -544,13 +543,13 @@ class Module:
         if self.vrm_faults and self.vrm_faults != ["ot_warn"]:
             bad = self.vrm_faults[0]
         elif self.state != POWERING and not self.vrm.power_good(sw):
-            bad = "no_power_good"  # off or out of regulation while we hold it on
             if self._reseated():
                 # its regulator lost its settings: the module lost its input (a contact bounce,
                 # a re-seat). Off, then identified again from the start, as after an insertion
                 self.power_off(now, OFF, "reseated")
                 self.fsm.restart(now)
                 return
+            bad = "no_power_good"  # off or out of regulation while we hold it on
         if bad is not None:
             self.power_off(now, FAULT, "vrm:" + bad)
             if self.state == FAULT:  # not a yank (a regulator that left with its module)

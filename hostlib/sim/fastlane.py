@@ -202,14 +202,12 @@ class FastBoard:
         self.output: list[str] = []
         self.store = MemoryStore()  # the board's flash: survives reboot()
         self.link = QueuedLink(self.clock)
-        self.boots = 0
         self._boot()
 
     def _boot(self) -> None:
         self.hw = EmuHardware(self.cfg, self.sim)
         self.app = App(self.cfg, self.hw, self.clock, self.output.append, self.store)
         self.app.start()
-        self.boots += 1
 
     def reboot(self) -> None:
         """An MCU reset or a power cut and back: every output it drove drops, then the firmware
