@@ -282,7 +282,9 @@ def test_hbctl_provision_board_identity_survives_power_and_refuses_overwrite(boa
     board.power_on()
     firmware(board.port)
     info = json.loads(hb("info", "--json").stdout)
-    assert info["identity"] == {"serial": "HB-2026-0001", "model": "modular-4x", "date": [26, 11, 22]}
+    # "board" names the definition this hardware is made for: the loader refuses apps for others
+    assert info["identity"] == {"serial": "HB-2026-0001", "model": "modular-4x", "date": [26, 11, 22],
+                                "board": "modular-4x"}
     r = hb("provision", "module", "1", "--serial", "M-1", "--force", "--grade", "2")
     assert r.returncode == 0 and "module 1 identity written and verified: serial M-1" in r.stdout, r.stderr
 

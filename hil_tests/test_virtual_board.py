@@ -57,8 +57,10 @@ def test_status_acceptance(port, on_sim):
         # 2 %, as the fast lane: the emulators count hashes on the firmware's own board time, so a
         # busy host cannot put a hiccup between the counter sample and the firmware's timestamp
         assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.02) and c["error_rate"] < 0.01
-    # the heap limit is real and the controller lives within it
-    assert 0 < st["heap"]["peak"] <= st["heap"]["total"] <= 256 * 1024
+    # the heap limit is real (the virtual board's -X heapsize) and the controller lives within it,
+    # with room left for a reply's allocation in a fragmented heap
+    assert st["heap"]["total"] <= 320 * 1024
+    assert 0 < st["heap"]["peak"] < 0.9 * st["heap"]["total"]
 
 
 def test_info_reports_board_limits(port):
