@@ -115,14 +115,13 @@ def module_model(cfg: dict, seed: int, slot: int, profile: dict | None) -> Modul
 
 def settle(model: ModuleModel, vs: float, freqs: list[float], cooling: Cooling) -> Operating:
     """Run the model's own electrical solve to its thermal fixed point (no time stepping: the
-    heat sink at T_in + R_SA·P, each junction at T_sink + Rjc·P_i, leakage at those)."""
+    heat sink at T_in + R_SA·P, each junction at T_sink + Rjc·P_i, leakage at those). It starts
+    from the model's last state: searches settle nearby settings one after another."""
     for c, f in zip(model.chips, freqs):
         c.f_mhz = f
     model.vs = vs
     r_sa = cooling.r_sa(model)
-    t_sink = cooling.ambient_c
-    for c in model.chips:
-        c.p = 0.0
+    t_sink = model.t_sink
     ok = False
     for _ in range(MAX_ITER):
         model.t_sink = t_sink
