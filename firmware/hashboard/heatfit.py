@@ -14,6 +14,7 @@ from .compat import const
 
 WINDOW = const(60)  # samples (s) in the fit
 _SPAN = const(9)  # raw samples behind each fit point: mean reading, mean power, rate of rise
+_MIN_POINTS = const(30)  # half a minute: a first fit over a single power step is a guess
 _MIN_SPREAD_C = 3.0  # the fit needs the reading to move to see the slope
 
 
@@ -64,15 +65,16 @@ class HeatFit:
         if self.n < WINDOW:
             self.n += 1
         self._fit()
-        if self.coef is not None and -0.01 < self.rate < 0.01:
-            # holding still: the reading is the steady one at this power. Track a drift of the
-            # zero-power temperature (the ambient) with the learned resistance kept
+        if self.coef is not None:
+            # the zero-power temperature each sample implies with the learned R (the steady
+            # reading is T + R C dT/dt): tracks a drifting ambient between fits
             r, tb = self.coef
-            self.coef = (r, tb + 0.05 * (self.ts - r * sp / _SPAN - tb))
+            seen = self.ts + r * self.c_th * self.rate - r * sp / _SPAN
+            self.coef = (r, tb + 0.05 * (seen - tb))
 
     def _fit(self):
         n = self.n
-        if n < 10:
+        if n < _MIN_POINTS:
             return
         st = sy = 0.0
         tmin = tmax = self.t[0]
