@@ -86,8 +86,9 @@ def test_independent_search_does_not_beat_the_bound():
     assert found.ths <= bound.ths * 1.001
 
 
-def test_a_slow_chip_costs_the_single_setting_far_more_than_the_bound():
-    m = small_module(3, slow={1: 300.0})
+@pytest.mark.parametrize("slow_f", [300.0, 80.0])
+def test_a_slow_chip_costs_the_single_setting_far_more_than_the_bound(slow_f):
+    m = small_module(3, slow={1: slow_f})
     single = tb.best_single(m, LIMITS, COOL, 110.0, fine=False)
     bound = tb.per_chip(m, LIMITS, COOL, 110.0, fine=False, single=single)
     assert violations(bound, LIMITS, 110.0) == []

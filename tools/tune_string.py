@@ -77,7 +77,7 @@ class EdgeString:
 
     def v_floor(self, dom: list[_Chip]) -> float:
         """The lowest domain voltage at which every chip holds 1 % at the minimum frequency."""
-        need = self.limits.f_min + self.margin
+        need = self.limits.f_min + self.min_margin
         return max((self.k["V0"] + need / c.slope for c in dom if not c.dead and c.slope > 0),
                    default=self.k["V0"])
 
@@ -111,7 +111,7 @@ class EdgeString:
             return None
         freqs = {c.index: fmin for c in dom}
         for c in live:
-            if self.edge(c, v) < fmin:
+            if self.edge(c, v) + self.margin - self.min_margin < fmin:
                 return None  # not even the minimum frequency holds 1 % here
             add = min(budget / c.C, self.cap_f(c, v) - fmin)
             freqs[c.index] = fmin + add
