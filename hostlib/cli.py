@@ -12,7 +12,7 @@ import time
 
 from hashboard.repairlog import CODES as REPAIR_CODES
 
-from . import boards, cli_demo, cli_i2c, cli_update
+from . import boards, cli_demo, cli_i2c, cli_tune, cli_update
 from .errors import HbError
 from .link import Link
 from .statusview import fmt, status_lines
@@ -317,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("boards", help="list board definitions")
     b.set_defaults(func=cmd_boards)
     cli_update.add_parsers(sub)
+    cli_tune.add_parser(sub)
     return p
 
 
