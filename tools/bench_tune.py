@@ -177,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                "airflow": args.airflow, "lane": args.lane, "speed": args.speed,
                "yardsticks": {s: yardsticks(cfg, args.seed, profile, s, cooling, cap) for s in args.modules}}
         if not args.yardsticks_only:
-            run["firmware"] = run_firmware(args, profile, cooling, cap)
+            try:
+                run["firmware"] = run_firmware(args, profile, cooling, cap)
+            except Exception as e:  # noqa: BLE001 - one cap's failure is reported, the rest still run
+                run["firmware_error"] = f"{type(e).__name__}: {e}"
+                print(f"cap {cap:g} W: {run['firmware_error']}", file=sys.stderr)
         runs.append(run)
         if not args.json:
             print_run(run, sys.stdout)

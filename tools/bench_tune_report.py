@@ -66,6 +66,8 @@ def print_run(run: dict, out: TextIO) -> None:
     print(f"\n== cap {run['cap_w']:g} W per module · profile {run['profile']} · seed {run['seed']} · "
           f"ambient {run['ambient_c']:g} °C · airflow {run['airflow']:g} · lane {run['lane']}", file=out)
     fw = run.get("firmware")
+    if run.get("firmware_error"):
+        print(f"   firmware run failed: {run['firmware_error']}", file=out)
     if fw is not None:
         conv = "not converged" if fw["converged_s"] is None else f"converged after {fw['converged_s']:.0f} board s"
         print(f"   board: {conv}; ran {fw['board_s']:.0f} board s", file=out)
