@@ -26,15 +26,19 @@ class ScriptedLane:
         self.t = 0.0
         self.requests: list[tuple[str, dict]] = []
         self.started: float | None = None
+        self.lost_profile: set[int] = set()  # re-seated modules that come back at stock
+
+    def module_eeprom(self, slot: int) -> bytes:
+        return bytes(self.sim.modules[slot].eeprom.mem)
 
     def now_s(self) -> float:
         return self.t
 
     def run(self, board_s: float) -> None:
         self.t += board_s
-        for hw in self.sim.modules:
+        for slot, hw in enumerate(self.sim.modules):
             if hw is not None:
-                on = self.started is not None
+                on = self.started is not None and slot not in self.lost_profile
                 n = len(hw.model.chips)
                 settle(hw.model, TUNED_VS if on else 4.6, [TUNED_MHZ if on else 525.0] * n, COOL)
 
@@ -49,12 +53,13 @@ class ScriptedLane:
         assert op == "tune_status"
         done = self.started is not None and self.t - self.started >= CONVERGES_AT_S
         slots = [args["module"]] if "module" in args else present
-        mods = [{"slot": s, "phase": "converged" if done else "probing", "converged": done,
+        mods = [{"module": s, "phase": "converged" if done else "probing", "converged": done,
                  "converged_ms": CONVERGES_AT_S * 1000 if done else None, "ths": 1.0, "power_w": 1.0}
                 for s in slots]
         if args.get("chips"):
             for m in mods:
-                m["chips"] = [{"freq_mhz": TUNED_MHZ, "err": 0.0, "ghs": 0.0, "parked": False}] * 24
+                m["chips"] = [{"index": k, "freq_mhz": TUNED_MHZ, "error_rate": 0.0, "ghs": 0.0, "parked": False}
+                              for k in range(24)]
         return {"mode": "power", "converged": done, "modules": mods}
 
 
@@ -108,6 +113,20 @@ def _never(request):
             doc["converged"] = False
         return doc
     return wrapped
+
+
+@pytest.mark.parametrize("restores", [True, False])
+def test_swap_times_the_return_to_the_tuned_settings(restores):
+    lane = ScriptedLane()
+    if not restores:  # the image is read just before the pull: from then on it comes back at stock
+        read = lane.module_eeprom
+        lane.module_eeprom = lambda slot: (lane.lost_profile.add(slot), read(slot))[1]
+    out = bench_tune._tune(lane, options(modules=[0, 1], swap=True), COOL, 331.0)
+    if restores:
+        assert out["swap"] == {"back_s": pytest.approx(bench_tune.SWAP_POLL_S)}
+    else:
+        assert out["swap"]["back_s"] is None
+    assert lane.sim.modules[0] is not None  # seated again either way
 
 
 def test_report_sums_modules_and_rates_the_firmware_against_the_bound():

@@ -33,6 +33,8 @@ from .tune_lanes import LANES
 POLL_S = 2.0
 SWAP_POLL_S = 0.1
 SWAP_LIMIT_S = 30.0
+SWAP_TOL_MHZ = 4.0  # the stored profile's 2.5 MHz units, then the PLL's grid
+SWAP_TOL_V = 0.011
 
 
 def truth(sim, slot: int, cooling: Cooling) -> dict:
@@ -111,7 +113,7 @@ def _tune(lane, args, cooling: Cooling, cap: float) -> dict:
     window = [x["row"] for x in samples if x["t"] >= samples[-1]["t"] - args.window]
     out = {"converged_s": converged_at, "board_s": samples[-1]["t"], "modules": {}}
     for m in doc["modules"]:
-        s = m["slot"]
+        s = m.get("module", m.get("slot"))  # "slot" before the names of interfaces.md
         if s not in slots:
             continue
         chips = lane.request("tune_status", module=s, chips=True)
@@ -129,13 +131,16 @@ def _tune(lane, args, cooling: Cooling, cap: float) -> dict:
             "reported": {"ths": m.get("ths"), "power_w": m.get("power_w")},
             "steady": steady.summary()}
     if args.swap:
-        out["swap"] = swap_back(lane, slots[0], out["modules"][slots[0]]["freqs"])
+        first = out["modules"][slots[0]]
+        out["swap"] = swap_back(lane, slots[0], first["freqs"], first["vout"])
     return out
 
 
-def swap_back(lane, slot: int, freqs: list[float]) -> dict:
-    """Pull the module and seat it again with its EEPROM: board seconds until every chip is back
-    at its tuned frequency (within 1 MHz), or None if not within SWAP_LIMIT_S."""
+def swap_back(lane, slot: int, freqs: list[float], vout: float) -> dict:
+    """Pull the module and seat it again with its EEPROM (the tuner's goal stays on): board
+    seconds from insertion until every chip is at its tuned frequency again (within the stored
+    profile's 2.5 MHz units and the PLL's grid) and the string at its voltage, or None if not
+    within SWAP_LIMIT_S."""
     image = lane.module_eeprom(slot)
     lane.sim.remove_module(slot)
     lane.run(2.0)
@@ -144,8 +149,10 @@ def swap_back(lane, slot: int, freqs: list[float]) -> dict:
     while lane.now_s() - t0 < SWAP_LIMIT_S:
         lane.run(SWAP_POLL_S)
         with lane.sim.lock:
-            now = [lane.sim.modules[slot].chain.freq_of(i) for i in range(len(freqs))]
-        if all(abs(a - b) <= 1.0 for a, b in zip(now, freqs)):
+            model = lane.sim.modules[slot].model
+            now = [c.f_mhz for c in model.chips]  # what each chip's PLL runs at while hashing
+            vs = model.vs
+        if all(abs(a - b) <= SWAP_TOL_MHZ for a, b in zip(now, freqs)) and abs(vs - vout) <= SWAP_TOL_V:
             return {"back_s": round(lane.now_s() - t0, 2)}
     return {"back_s": None, "limit_s": SWAP_LIMIT_S}
 
