@@ -129,6 +129,7 @@ def _tune(lane, args, cooling: Cooling, cap: float) -> dict:
             "converged_s": None if cm is None else cm / 1000.0, "vout": vs, "freqs": freqs,
             "parked": sum(1 for c in chips["chips"] if c.get("parked")),
             "reported": {"ths": m.get("ths"), "power_w": m.get("power_w")},
+            "tuner": {k: v for k, v in m.items() if k != "chips"},  # its own account (ceiling, phase)
             "steady": steady.summary()}
     if args.swap:
         first = out["modules"][slots[0]]
