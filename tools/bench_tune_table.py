@@ -40,7 +40,7 @@ def _n(v, fmt: str) -> str:
 
 def rows(run: dict) -> list[str]:
     out = []
-    name = Path(run["profile"]).stem
+    name = Path(run["profile"]).stem + ("" if run.get("lane") == "micropython" else f" ({run.get('lane')})")
     if run.get("firmware_error"):
         out.append(f"| {name} | {run['cap_w']:g} | board | firmware run failed: {run['firmware_error']} |")
     for label, row in module_rows(run).items():
