@@ -174,7 +174,7 @@ class Tuning:
                 continue
             tu = self.tuners[i]
             d = tu.doc()
-            d["slot"] = i
+            d["module"] = i
             d["power_w"] = round(tu.power_w, 1)
             d["ths"] = round(tu.ths, 3)
             d["jth"] = round(tu.power_w / tu.ths, 2) if tu.ths > 0 else None
@@ -184,8 +184,8 @@ class Tuning:
             if chips:
                 c = m.chain
                 e = tu.edges
-                d["chips"] = [{"freq_mhz": c.target[k], "err": round(c.err_rate[k], 5), "ghs": round(c.ghs[k], 1),
-                               "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
+                d["chips"] = [{"index": k, "freq_mhz": c.target[k], "error_rate": round(c.err_rate[k], 5),
+                               "ghs": round(c.ghs[k], 1), "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
                               for k in range(c.expected)]
             mods.append(d)
         own = [None if o is None else {"mode": MODES[o[0]], "target": o[1]} for o in self.own]
