@@ -82,3 +82,7 @@ def test_one_module_converges_and_its_profile_travels(sim_only):
         moved = {c["index"]: c["freq_mhz"] for c in st["chips"] if c["module"] == 3}
         assert moved == pytest.approx(tuned, abs=4.0)  # the profile's 2.5 MHz units, then the PLL's grid
         assert st["regulators"][3]["vout_set"] == pytest.approx(mod["vout"], abs=0.011)
+        r = hb(vb.port, "profiles", "3", "--json")
+        prof = json.loads(r.stdout)["modules"][0]["profile"]
+        assert r.returncode == 0 and prof["vout"] == pytest.approx(mod["vout"], abs=0.011)
+        assert prof["freqs_mhz"] == pytest.approx([tuned[i] for i in range(24)], abs=4.0)

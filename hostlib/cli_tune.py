@@ -38,6 +38,28 @@ def add_parser(sub) -> None:
                    help="seconds to follow convergence (default 900; 0: set the goal and return)")
     t.add_argument("--json", action="store_true", help="print the final tuner document as JSON")
     t.set_defaults(func=cmd_tune)
+    pr = sub.add_parser("profiles", help="the tuned profile each module carries in its EEPROM")
+    pr.add_argument("module", type=int, nargs="?", metavar="M", help="one module (default: all)")
+    pr.add_argument("--json", action="store_true", help="print the profiles as JSON")
+    pr.set_defaults(func=cmd_profiles)
+
+
+def cmd_profiles(args) -> int:
+    with _link(args) as link:
+        doc = link.request("profiles", {} if args.module is None else {"module": args.module})
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    for m in doc["modules"]:
+        p = m["profile"]
+        if p is None:
+            why = f" ({m['note']})" if m["note"] else ""
+            print(f"module {m['module']}: {m['state']}, no stored profile in use{why}")
+            continue
+        f = p["freqs_mhz"]
+        span = f"{min(f):.1f}..{max(f):.1f} MHz over {len(f)} chips" if len(f) > 1 else f"{f[0]:.1f} MHz (module-wide)"
+        print(f"module {m['module']}: {m['serial'] or '-'} profile #{p['seq']}: {p['vout']:.2f} V, {span}")
+    return 0
 
 
 def _goal(args) -> tuple[str, float]:

@@ -117,11 +117,8 @@ class Tuning:
                     tu.stop()
                     self._applied[i] = None
                 continue
-            if self._applied[i] is None or self._applied[i][0] != want[0]:
-                tu.start(want[0], want[1], m.chain.target, m.vout_user, now)
-                self._applied[i] = want
-            elif abs(self._applied[i][1] - want[1]) > 1e-6:
-                tu.start(want[0], want[1], m.chain.target, m.vout_user, now)  # a new share
+            if self._applied[i] is None or self._applied[i] != want:  # new goal, or a new share
+                tu.start(want[0], want[1], m.chain.target, m.vout_user, now, self._rating(m))
                 self._applied[i] = want
             self._observe(m, tu, now)
             self._keep(i, m, tu, now)
@@ -144,6 +141,14 @@ class Tuning:
             self.app.emit(now, "tune", i, "converged: profile %d saved (%.2f V)" % (p["seq"], p["vout_mv"] / 1000.0))
         except (OSError, ValueError) as e:
             self.app.emit(now, "tune", i, "converged: profile not saved (%s)" % e)
+
+    def _rating(self, m):
+        """A module is never tuned above its own nominal voltage (its identity EEPROM), or
+        above what the host set for it if that is higher: the board's limit is the board's,
+        the module's rating is the module's."""
+        ident = m.ident
+        nominal = ident["vout_mv"] / 1000.0 if ident and ident.get("vout_mv") else m.vlim["default"]
+        return max(nominal, m.vout_user)
 
     def _observe(self, m, tu, now):
         c = m.chain
