@@ -101,7 +101,9 @@ class Tuning:
         """running: module states counted as hashing. Called after the telemetry sweep."""
         app = self.app
         mods = app.modules
-        hashing = [m.state in running and not m.curtail_off for m in mods]
+        # curtailment has priority: a curtailed board (any level) is held by the power cap alone
+        curtailed = app.power.curtailed
+        hashing = [m.state in running and not m.curtail_off and not curtailed for m in mods]
         for i, m in enumerate(mods):
             tu = self.tuners[i]
             if not hashing[i]:
