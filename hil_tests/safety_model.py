@@ -59,6 +59,7 @@ class Oracle:
         self.kind = [GOOD] * n
         self.serial = [f"HB0000-{i:02d}" for i in self.slots]  # the simulator's defaults
         self.allowed_v = [lim["vout"]["default"]] * n  # highest voltage this insertion may get
+        self.was_on = [False] * n  # the regulator has been up since reset was last asserted
         self.tripped = [False] * n  # a regulator trip latched, not yet cleared by the host
         self.hb: tuple[str, float] | None = None  # the armed contract (persists on flash)
         self.last_host = 0.0
@@ -147,7 +148,14 @@ class Oracle:
             if hw.vrm.tripped:
                 self.tripped[s] = True
             fw = fb.app.modules[s]
-            self._hold(("reset", s), not sim.reset_lines[s] and not on, PERIOD_MS + CHECK_MS,
+            if on:
+                self.was_on[s] = True
+            elif sim.reset_lines[s]:
+                self.was_on[s] = False  # held in reset while off: the next release needs power-good
+            # a regulator that drops out under a running chain gets a control period to be seen;
+            # a chain released from reset before its regulator was ever up gets none
+            self._hold(("reset", s), not sim.reset_lines[s] and not on,
+                       PERIOD_MS + CHECK_MS if self.was_on[s] else 0,
                        f"slot {s}: chain out of reset without power-good")
             if not on:
                 for k in list(self.since):
