@@ -25,5 +25,7 @@ def status_lines(st: dict) -> list[str]:
         lines.append(f"{s:>4} {m['state']:<13} {m['serial'] or '-':<12} {c['found']:>3}/{c['expected']:<3} "
                      f"{r['vout']:>6.3f} {r['iout']:>6.1f} {fmt(m.get('temp_c'), '6.1f'):>6} "
                      f"{(m.get('ghs') or 0) / 1000:>7.2f}  {ftxt}")
-    lines += [f"sensor {t['name']}: {t.get('error') or 'unreadable'}" for t in st["temps"] if not t["ok"]]
+    # a sensor of an empty slot is not unreadable: it left with its module (the table says empty)
+    lines += [f"sensor {t['name']}: {t.get('error') or 'unreadable'}" for t in st["temps"]
+              if not t["ok"] and t.get("error") != "empty"]
     return lines

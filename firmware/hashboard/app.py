@@ -126,9 +126,9 @@ class App:
     def set_power_target(self, watts):
         self.power.set_target(watts)  # validates (ValueError) before anything is stored
         self.settings["power_target_w"] = self.power.target_w
-        self.settings["curtailed"] = False
-        self._save()
-        self.emit(self.clock.ticks_ms(), "power", None, "target %s W" % watts)
+        self._save()  # a curtailment stays: the target applies from resume on
+        self.emit(self.clock.ticks_ms(), "power", None, "target %s W%s" % (
+            watts, " (after resume)" if self.power.curtailed else ""))
 
     def _curtail(self, now, level, persist=True):
         self.power.curtail(level)
