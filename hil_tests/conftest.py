@@ -62,6 +62,22 @@ def shared_vboard(on_sim):
         yield vb
 
 
+@pytest.fixture(scope="session")
+def cli_board(on_sim):
+    """One virtual modular-4x (x10, slot 3 emptied) per worker for the hbctl tests, which change
+    settings and put every change back; shared so that each worker boots it once."""
+    if not on_sim:
+        pytest.skip("needs a virtual board")
+    from hil_tests.cli_run import wait_module
+    from hostlib.sim.virtual import VirtualBoard
+
+    with VirtualBoard(speed=SIM_SPEED) as vb:
+        assert vb.wait_ready(60), "virtual board never left booting"
+        settle_hashing(vb)
+        vb.remove_module(3)
+        wait_module(vb, 3, ("empty",))
+        yield vb
+
 
 @pytest.fixture
 def port(board_target, shared_vboard) -> str:

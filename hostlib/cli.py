@@ -22,8 +22,9 @@ def build_parser() -> Parser:
     p = Parser(prog="hbctl", description="Control modular hashboards, real or virtual. "
                                          "Every verb and its output: docs/cli.md.")
     p.add_argument("--port", help="board's serial port or pyserial URL (default: env HB_PORT)")
-    p.add_argument("--timeout", type=positive, default=3.0,
-                   help="seconds to wait for the board's answer to each request (default 3)")
+    p.add_argument("--timeout", type=positive, metavar="SECONDS",
+                   help="how long to wait for the board's answer (default 3 s a request, 5 s for status, "
+                        "modules and EEPROM writes, 10 s to reach flash's raw REPL)")
     p.add_argument("--i2c", metavar="BUS:ADDR",
                    help="talk to the control-board I2C interface instead of the serial port "
                         "(BUS: Linux I2C bus number, or a virtual board's control socket path)")

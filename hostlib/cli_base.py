@@ -95,8 +95,17 @@ def port_of(args) -> str:
     return port
 
 
-def link(args, timeout: float | None = None) -> Link:
-    return Link(port_of(args), timeout=args.timeout if timeout is None else timeout)
+DEFAULT_TIMEOUT = 3.0
+
+
+def timeout_of(args, default: float = DEFAULT_TIMEOUT) -> float:
+    """The global --timeout (how long to wait for the board's answer), else the verb's default:
+    3 s for a request, 5 s for the larger documents, 10 s to reach flash's raw REPL."""
+    return default if args.timeout is None else args.timeout
+
+
+def link(args, default: float = DEFAULT_TIMEOUT) -> Link:
+    return Link(port_of(args), timeout=timeout_of(args, default))
 
 
 def print_json(doc) -> None:

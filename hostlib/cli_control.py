@@ -100,7 +100,7 @@ POLICY_TEXT = {"hold": "keeps running as it is, and says so", "curtail": "curtai
 
 def _heartbeat_report(args) -> int:
     """No flags: one heartbeat (any request is one), and what the contract is; nothing changes."""
-    with link(args, max(args.timeout, 5.0)) as ln:
+    with link(args, default=5.0) as ln:
         hb = ln.request("status").get("heartbeat") or {}
     armed = hb.get("armed")
     if armed is None:

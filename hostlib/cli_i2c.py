@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from . import checks
-from .cli_base import UsageError, show
+from .cli_base import UsageError, show, timeout_of
 from .ctlbus import ControlBus, I2CError, open_bus
 
 COMMANDS = ("status", "heartbeat", "curtail", "resume", "power")
@@ -67,7 +67,7 @@ def _set(cb: ControlBus, st: dict, key: str, want, write, what: str, timeout: fl
 
 def _act(args, cb: ControlBus) -> tuple[dict, str]:
     """Perform the verb; (status after it, what the human form says)."""
-    cmd, timeout = args.command, args.timeout
+    cmd, timeout = args.command, timeout_of(args)
     st = cb.status()
     if cmd == "heartbeat":
         if args.policy is not None or args.after is not None or args.legacy_timeout is not None:

@@ -16,7 +16,7 @@ _CODE_NAMES = {v: k for k, v in REPAIR_CODES.items()}
 
 
 def cmd_profile_save(args) -> int:
-    with link(args, max(args.timeout, 5.0)) as ln:
+    with link(args, default=5.0) as ln:
         checks.BoardLimits.of(ln).module(args.module)
         checks.present(ln, args.module)
         p = ln.request("save_profile", {"module": args.module})
@@ -40,7 +40,7 @@ def cmd_repairs(args) -> int:
     if args.add is not None and args.add not in REPAIR_CODES:
         raise UsageError(f"--add {args.add!r}: one of {', '.join(REPAIR_CODES)}")
     days = repair_days(args.date) if args.add is not None else None
-    with link(args, max(args.timeout, 5.0)) as ln:
+    with link(args, default=5.0) as ln:
         lim = checks.BoardLimits.of(ln)
         lim.module(args.module)
         if args.add is not None:

@@ -38,13 +38,13 @@ def cmd_info(args) -> int:
 
 
 def cmd_status(args) -> int:
-    with link(args, max(args.timeout, 5.0)) as ln:
+    with link(args, default=5.0) as ln:
         st = ln.request("status")
     return show(args, st, lambda: status_lines(st))
 
 
 def cmd_modules(args) -> int:
-    with link(args, max(args.timeout, 5.0)) as ln:
+    with link(args, default=5.0) as ln:
         st = ln.request("status")
     chains = {c["module"]: c for c in st["chains"]}
     rows = [{"slot": m["slot"], "state": m["state"], "serial": m["serial"],

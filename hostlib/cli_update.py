@@ -10,7 +10,7 @@ from hashboard import argcheck
 
 from . import bundle as bundles
 from . import checks, flash
-from .cli_base import UsageError, add_json, integer, link, non_negative, parse_date, port_of
+from .cli_base import UsageError, add_json, integer, link, non_negative, parse_date, port_of, timeout_of
 from .cli_base import print_json as _print_json
 from .errors import HbError
 from .link import Link
@@ -53,7 +53,8 @@ def cmd_flash(args) -> int:
     port = port_of(args)
     b = bundles.read(Path(args.bundle)) if args.bundle else bundles.build(args.board, args.arch)
     progress = None if args.json or args.quiet else flash.bar
-    rep = flash.deploy(port, b, progress=progress, force=args.force)
+    rep = flash.deploy(port, b, progress=progress, force=args.force,
+                       repl_timeout=timeout_of(args, flash.REPL_TIMEOUT))
     if progress is not None:
         sys.stderr.write("\n")
     outcome = "not waited"
@@ -104,7 +105,7 @@ def cmd_provision(args) -> int:
         req["model"] = checks.text("model", args.model, argcheck.MODEL_LEN if module else argcheck.BOARD_MODEL_LEN)
     if args.grade is not None:
         req["grade"] = checks._ok(argcheck.integer, "grade", args.grade, 0, 255)
-    with link(args, max(args.timeout, 5.0)) as ln:
+    with link(args, default=5.0) as ln:
         if module:
             lim = checks.BoardLimits.of(ln)
             req["module"] = lim.module(args.module)
@@ -126,13 +127,13 @@ def cmd_provision(args) -> int:
 def add_parsers(sub) -> None:
     bu = sub.add_parser("bundle", help="build the app bundle (.mpy + manifest) for a board")
     bu.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
-    bu.add_argument("--arch", help="override the board's mpy-cross architecture")
+    bu.add_argument("--arch", choices=bundles.ARCHES, help="override the board's mpy-cross architecture")
     bu.add_argument("--out", help="output directory (default bundle-BOARD-VERSION)")
     add_json(bu, "what was built")
     bu.set_defaults(func=cmd_bundle)
     fl = sub.add_parser("flash", help="install the app over the raw REPL (A/B slots, trial + rollback)")
     fl.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
-    fl.add_argument("--arch", help="override the board's mpy-cross architecture")
+    fl.add_argument("--arch", choices=bundles.ARCHES, help="override the board's mpy-cross architecture")
     fl.add_argument("--bundle", help="a bundle directory from `hbctl bundle` instead of building")
     fl.add_argument("--wait", type=non_negative, default=60.0,
                     help="seconds to wait for the trial app to confirm itself (0: do not wait)")
