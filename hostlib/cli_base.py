@@ -84,8 +84,8 @@ def parse_date(text: str | None) -> datetime.date:
         raise UsageError(f"--date {text!r}: expected a date YYYY-MM-DD") from None
 
 
-def add_json(p: argparse.ArgumentParser, what: str = "the result") -> None:
-    p.add_argument("--json", action="store_true", help=f"print {what} as JSON (docs/cli.md)")
+def add_json(p, what: str = "the result", help: str | None = None) -> None:
+    p.add_argument("--json", action="store_true", help=help or f"print {what} as one JSON document")
 
 
 def port_of(args) -> str:

@@ -44,6 +44,6 @@ def add_parser(sub) -> None:
     dc.add_argument("--binary", action="store_true", help="the capture is raw bytes, not hex text")
     dc.add_argument("--chip", default="BM1370", choices=sorted(RESPONSE_LEN), help="chip family (default BM1370)")
     out = dc.add_mutually_exclusive_group()
-    add_json(out, "JSON lines (the default)")
+    add_json(out, help="JSON lines, one object per frame (the default)")
     out.add_argument("--text", action="store_true", help="one readable line per frame instead of JSON")
     dc.set_defaults(func=cmd_decode)

@@ -103,5 +103,5 @@ def add_parser(sub) -> None:
     d.add_argument("--interval", type=positive, default=2.0, help="seconds between refreshes (default 2)")
     d.add_argument("--duration", type=positive, help="stop after this many seconds (default: run until Ctrl-C)")
     d.add_argument("--count", type=count, help="stop after this many refreshes (default: run until Ctrl-C)")
-    add_json(d, "each refresh's status document, one per line")
+    add_json(d, help="each refresh as the status document, one JSON object per line")
     d.set_defaults(func=cmd_demo)

@@ -117,7 +117,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--heap", type=heap_size, default="320k",
                    help="MicroPython heap, -X heapsize syntax: N[w][k|m] (default 320k)")
     s.add_argument("--ready-timeout", type=positive, default=60.0, help=argparse.SUPPRESS)
-    add_json(s, "the first line (always JSON)")
+    add_json(s, help="accepted for uniformity: the first line is always JSON")
     s.set_defaults(func=cmd_sim)
     b = sub.add_parser("boards", help="list the board definitions")
     add_json(b, "the list")

@@ -89,6 +89,6 @@ def add_parsers(sub) -> None:
         c.set_defaults(func=func)
     e = sub.add_parser("events", help="the board's recent events (ring of 24), oldest first",
                        description="The board's recent events, oldest first. Changes nothing.")
-    add_json(e, "one JSON object per event and line")
+    add_json(e, help="one JSON object per event and line")
     e.add_argument("--follow", action="store_true", help="keep printing events as they come (until Ctrl-C)")
     e.set_defaults(func=cmd_events)

@@ -28,7 +28,7 @@ def module_doc(m):
             "thermal": {"state": STATES[m.thermal.state], "level": m.thermal.level,
                         "retries": m.thermal.retries, "cause": m.thermal.cause},
             "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()),
-            "profile": "stored" if m.profile is not None else (
+            "profile": None if m.state == "empty" else "stored" if m.profile is not None else (
                 "default" if m.profile_note is None else "ignored:" + m.profile_note)}
 
 
