@@ -49,6 +49,8 @@ def _run(argv: list[str] | None) -> int:
         print("hbctl: error: a command is required (hbctl --help lists them)", file=sys.stderr)
         return EXIT_USAGE
     if args.i2c:
+        if args.port:
+            raise UsageError("--port and --i2c name two links to the board: give one")
         return cli_i2c.run(args)
     return args.func(args)
 
