@@ -268,6 +268,18 @@ class SafetyMachine(RuleBasedStateMachine):
             self.active.discard(spec)
             self.oracle.run((3000 << i) + 2500)  # the cool-down doubles per retry
 
+    @rule(slot=st.integers(0, 3), away=st.integers(0, 1500), which=st.sampled_from(SENSORS))
+    def latch_then_replace(self, slot, away, which):
+        """Issue 10 case 1 as one step: a slot latched by repeated trips gets a new module,
+        whose own sensor then fails: the new module must be guarded like any other."""
+        self.trip_repeatedly(slot, 4)
+        self.swap(slot, GOOD, VOUTS_MV[0], away)
+        self.oracle.run(3000)
+        spec = f"sensor:m{slot}.{which}:open"
+        self.fb.sim.inject(spec)
+        self.active.add(spec)
+        self.oracle.run(1000)
+
     @rule(c=st.sampled_from([25.0, 60.0, 72.0, 80.0]))
     def ambient(self, c):
         self.fb.sim.set_ambient(c)

@@ -253,6 +253,8 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
             rep.slot, rep.up_to_date = active, True  # already running this bundle, intact
             rep.skipped = sorted(b.files)  # every file was checked and left as it is
             s.close(reset)  # the controller was interrupted for the survey: start it again
+            if reset:
+                await_app(port)
             rep.seconds = time.monotonic() - t0
             return rep
         if st.get("trial") == target:
@@ -337,12 +339,37 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
                   "    except OSError:\n        pass\n_rmtree('hashboard')\n")
             rep.removed.append("/hbmain + /hashboard (loose app)")
             step("loose removed")
+    except FlashError:
+        # refused or failed before the commit: nothing new boots, so give the board its
+        # controller back before saying why (the running app keeps running)
+        try:
+            s.close(True)
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+        await_app(port)
+        raise
     except BaseException:
         s.t.close()
         raise
     s.close(reset)
     rep.seconds = time.monotonic() - t0
     return rep
+
+
+def await_app(port: str, wait_s: float = 60.0) -> bool:
+    """After a soft reset: until the controller answers again. Its imports take seconds on a
+    busy host, and the next command (with its short reply timeout) must find it running."""
+    from .link import Link
+
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        try:
+            with Link(port, timeout=2.0, auto_start=False) as link:
+                link.request("ping")
+                return True
+        except HbError:
+            time.sleep(0.3)
+    return False
 
 
 def bar(done: int, total: int, name: str) -> None:

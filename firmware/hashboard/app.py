@@ -3,7 +3,7 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, bm1370, ctltarget, provision
+from . import PROTOCOL_VERSION, VERSION, bm1370, ctltarget, provision, tuneops
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
@@ -12,6 +12,7 @@ from .power import PowerManager
 from .protocol import Protocol
 from .settings import MemoryStore
 from .trial import TrialGuard
+from .tuning import Tuning
 
 CHIPS = {"BM1370": bm1370}
 _PRESENT_SAMPLES = 2  # consecutive equal samples before a presence change counts (debounce)
@@ -29,6 +30,7 @@ class App:
         self.store = store if store is not None else MemoryStore()
         self.events = Events()
         chip = CHIPS[board["chip"]]
+        self.chip = chip
         t = board["timing"]
         lim = board["limits"]
         self.period = t["control_period_ms"]
@@ -60,6 +62,8 @@ class App:
         nominal = lim.get("nominal_power_w", 330.0 * n)
         self.power = PowerManager(f["min"], f["max"], f["default"], f["step"], self.period, nominal)
         self.protocol = Protocol(self)
+        self.tuning = Tuning(self, chip)
+        tuneops.install(self.protocol, self)
         self.ctl = None
         ct = board.get("control_target")
         if ct is not None:
@@ -102,6 +106,13 @@ class App:
                 s["power_target_w"] = None
                 self._save()
                 self.emit(now, "settings", None, "power_target_w dropped: %s" % e)
+        if s["tune"] is not None:
+            try:
+                self.tuning.load(s["tune"])
+            except ValueError as e:  # stored under other limits: dropped, as a power target
+                s["tune"] = None
+                self._save()
+                self.emit(now, "settings", None, "tune dropped: %s" % e)
         if s["curtailed"]:
             self._curtail(now, s["curtail_level"], persist=False)
         wdt_ms = self.board["timing"].get("watchdog_ms")
@@ -129,6 +140,12 @@ class App:
         self._save()  # a curtailment stays: the target applies from resume on
         self.emit(self.clock.ticks_ms(), "power", None, "target %s W%s" % (
             watts, " (after resume)" if self.power.curtailed else ""))
+
+    def set_tuning(self, mode, goal, module=None):
+        self.tuning.set(mode, goal, module)  # validates (ValueError) before anything is stored
+        self.settings["tune"] = self.tuning.stored()
+        self._save()
+        self.emit(self.clock.ticks_ms(), "tune", module, "%s %s" % (mode, goal))
 
     def _curtail(self, now, level, persist=True):
         self.power.curtail(level)
@@ -289,6 +306,7 @@ class App:
             self._next_tele = ticks_add(now, self.tele_period)
             for m in self.modules:
                 m.telemetry(now)
+            self.tuning.step(now, RUNNING)
             self._sample_heap()
             if self.ctl is not None:
                 self.ctl.refresh(self)

@@ -9,6 +9,7 @@ SMALL_CORES = const(2040)
 FB_MIN = const(160)
 FB_MAX = const(239)
 RESET_MHZ = 50.0
+EDGE_V0 = 0.6  # volts a chip: its stable frequency scales with (V - EDGE_V0); a tuning prior only
 VERSION_MASK = const(0x9000FFFF)  # 0xA4: version rolling on; responses grow to 11 bytes
 FAST_BAUD_REG = const(0x11300200)  # 0x28: 25 MHz / (8 * 3) = 1.0417 Mbaud
 FAST_BAUD = const(1000000)

@@ -13,6 +13,7 @@ _IDLE_MS = const(8)  # gap after the last byte that ends a burst of responses
 _DIAG_TRIES = const(3)
 _SWEEP_READS = const(2)
 _ID_CHECK_EVERY = const(5)  # sweeps between broadcast chip-id checks
+_NOT_READING = const(-1)  # between reads: a late reply is stale, never the next read's answer
 
 
 class Chain:
@@ -27,7 +28,7 @@ class Chain:
         self.rx = bytearray(128)
         self.parser = f.ResponseParser(9)
         self._on_frame = self._frame  # bound once: no allocation per frame
-        self._reading = 0
+        self._reading = _NOT_READING
         self._count = 0
         self._got = 0
         self._bad_id_pos = -1
@@ -83,6 +84,13 @@ class Chain:
     def collect(self, want=0, idle_ms=_IDLE_MS):
         """Read until `want` valid frames arrived (0: no count) or the line is idle for idle_ms,
         feeding every byte to the parser."""
+        self._collect(want, idle_ms)
+        # a reply that comes after its read has ended (a slow chain, a busy line) carries an
+        # older counter value: it must not count as the answer to the next read of that
+        # register, whose time delta would then be a few ms for a whole period's count
+        self._reading = _NOT_READING
+
+    def _collect(self, want, idle_ms):
         clk = self.clock
         deadline = ticks_add(clk.ticks_ms(), idle_ms)
         uart = self.uart

@@ -10,7 +10,7 @@ _TMP = "settings.tmp"
 
 def defaults():
     return {"power_target_w": None, "curtailed": False, "curtail_level": 0,
-            "heartbeat": None}
+            "heartbeat": None, "tune": None}
 
 
 def validate(s, board):
@@ -34,6 +34,8 @@ def validate(s, board):
             out["heartbeat"] = {"policy": hb["policy"], "timeout_s": t}
     elif hb is True:
         out["heartbeat"] = {"policy": lim["heartbeat_policy"], "timeout_s": lim["heartbeat_timeout_s"]}
+    if isinstance(s.get("tune"), dict):
+        out["tune"] = s["tune"]  # its values are checked by Tuning.load against the limits
     return out
 
 

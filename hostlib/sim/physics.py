@@ -30,7 +30,9 @@ class Chip:
     err: float = 0.0
     ghs: float = 0.0
     hash_counts: float = 0.0  # counts of 2^32 hashes (0x8C), good + bad
-    err_counts: float = 0.0  # counts of 2^32 bad hashes (0x4C)
+    err_counts: float = 0.0  # error nonces at difficulty 1 (0x4C): one per 2^32 bad hashes on average
+    err_due: float = 0.0  # expected error nonces since the last one
+    err_next: float = 1.0  # the expected count at which the next one arrives (exponential draw)
 
 
 def draw_chip(rng: random.Random) -> Chip:
@@ -54,6 +56,7 @@ class ModuleModel:
     vs: float = 0.0  # string voltage set by the regulator (0 = off)
     current: float = 0.0
     domain_v: list[float] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)  # error-nonce arrivals
 
     @property
     def per_domain(self) -> int:
@@ -125,14 +128,20 @@ class ModuleModel:
             remaining -= h
 
     def count(self, dt: float) -> None:
-        """Advance the chips' hash and error counters by dt seconds at the current state."""
+        """Advance the chips' hash and error counters by dt seconds at the current state. The
+        hash counter counts work done (exact); error nonces are events, a Poisson process at
+        the rate the error fraction implies, so a tuner sees the noise real counters have."""
         scale = dt * 1e6 / 4294967296.0
         cores = self.consts["SMALL_CORES"]
         for c in self.chips:
             if c.f_mhz > 0 and not c.dead and self.vs > 0:
                 total = c.f_mhz * cores * scale
                 c.hash_counts += total
-                c.err_counts += total * c.err
+                c.err_due += total * c.err
+                while c.err_due >= c.err_next:  # exponential gaps: a draw only per event
+                    c.err_due -= c.err_next
+                    c.err_counts += 1
+                    c.err_next = self.rng.expovariate(1.0)
 
     def vrm_temp(self, t_in: float) -> float:
         p_out = self.vs * self.current
@@ -158,4 +167,5 @@ def build_module(seed: int, slot: int, chips: int, domains: int, profile: dict |
                     setattr(c, key, float(over[i][key]))
         chip_list.append(c)
     return ModuleModel(chips=chip_list, domains=domains, c_th=float(mod_prof.get("C_TH", c_th)),
-                       r_sa_nominal=float(mod_prof.get("R_SA", r_sa)), consts=consts)
+                       r_sa_nominal=float(mod_prof.get("R_SA", r_sa)), consts=consts,
+                       rng=random.Random(f"{seed}:{slot}:errors"))

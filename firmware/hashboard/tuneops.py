@@ -1,0 +1,36 @@
+# Host protocol ops of the tuner (docs/protocol.md, "Tuning"), kept out of Protocol so that the
+# dispatcher does not grow with every feature: Protocol.ops is extended with these at start-up.
+from .protocol import ProtocolError
+
+
+def install(protocol, app):
+    def module_arg(args):
+        m = args.get("module")
+        if m is None:
+            return None
+        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < len(app.modules):
+            raise ProtocolError("bad_args", "module must be 0..%d" % (len(app.modules) - 1))
+        return m
+
+    def op_tune(args):
+        """{"mode": power|hashrate|efficiency|off, "target": W | TH/s | TH/s floor, "module": M}"""
+        mode = args.get("mode")
+        if not isinstance(mode, str):
+            raise ProtocolError("bad_args", "mode must be power, hashrate, efficiency or off")
+        m = module_arg(args)
+        try:
+            app.set_tuning(mode, args.get("target", 0.0), m)
+        except ValueError as e:
+            raise ProtocolError("out_of_range" if mode in ("power", "hashrate", "efficiency") else "bad_args", str(e))
+        return app.tuning.doc(m)
+
+    def op_tune_status(args):
+        """{"module": M, "chips": bool}: the goal, each module's tuner, one module's chips."""
+        m = module_arg(args)
+        chips = args.get("chips", False) is True
+        if chips and m is None:
+            raise ProtocolError("bad_args", "chips needs a module")
+        return app.tuning.doc(m, chips)
+
+    protocol.ops["tune"] = op_tune
+    protocol.ops["tune_status"] = op_tune_status

@@ -1,0 +1,169 @@
+# The tuner's actuator and the board's tuning goal (docs/tuning.md). One ModuleTuner per slot;
+# a board-wide goal is shared equally by the modules that are hashing (re-shared when one
+# comes or goes), a per-module goal overrides it. Every telemetry period each hashing module's
+# tuner gets that sweep's counters, the regulator's power and the hottest sensor, and its
+# targets are applied through Module.set_freq / set_vout: the board's limits, the thermal
+# policy's throttle and curtailment act after the tuner and win over it.
+from .chipedge import PARKED, STATES
+from .compat import ticks_diff
+from .tuner import MODE_IDS, OFF, ModuleTuner
+from .vsearch import MODES
+
+
+class Tuning:
+    def __init__(self, app, chip):
+        self.app = app
+        b = app.board
+        lim = b["limits"]
+        cool = b["module"].get("cooling", {})
+        n = b["module"]["chips"]
+        self.tuners = [
+            ModuleTuner(n, b["module"].get("domains", 1), lim["freq_mhz"], lim["vout"], lim["thermal"]["hot_c"],
+                        chip.EDGE_V0, cool.get("c_th_j_per_k", 550.0))
+            for _ in app.modules
+        ]
+        self.mode = OFF
+        self.goal = 0.0  # board-wide: W, TH/s or a TH/s floor
+        self.own = [None] * len(app.modules)  # type: list  # per-module (mode, goal) overriding the board's
+        self._share = [0.0] * len(app.modules)
+        self._applied = [None] * len(app.modules)  # type: list  # (mode, goal) each tuner was started with
+        self._t_start = 0
+
+    # ------------------------------------------------------------ goals
+    def validate(self, mode, goal, module):
+        """Raise ValueError naming what is wrong; returns (mode id, goal)."""
+        if mode == "off":
+            return OFF, 0.0
+        if mode not in MODE_IDS:
+            raise ValueError("mode must be power, hashrate, efficiency or off")
+        if isinstance(goal, bool) or not isinstance(goal, (int, float)) or goal != goal:
+            raise ValueError("target must be a number")
+        n = 1 if module is not None else len(self.app.modules)
+        nominal = self.app.board["limits"].get("nominal_power_w", 330.0 * len(self.app.modules))
+        if mode == "power":
+            hi = nominal * 1.2 * n / len(self.app.modules)
+            if not 0 < goal <= hi:
+                raise ValueError("power target %s W outside (0, %d] W" % (goal, hi))
+        else:
+            hi = self._ths_ceiling() * n
+            lo = 0 if mode == "efficiency" else 1e-3
+            if not lo <= goal <= hi:
+                raise ValueError("%s target %s TH/s outside [%s, %.1f] TH/s" % (mode, goal, lo, hi))
+        return MODE_IDS[mode], float(goal)
+
+    def _ths_ceiling(self):
+        """TH/s one module could make with every chip at the board's maximum frequency."""
+        b = self.app.board
+        return b["module"]["chips"] * b["limits"]["freq_mhz"]["max"] * self.app.chip.SMALL_CORES / 1e6
+
+    def set(self, mode, goal, module=None):
+        m, g = self.validate(mode, goal, module)
+        if module is None:
+            self.mode, self.goal = m, g
+            for i in range(len(self.own)):
+                self.own[i] = None
+        else:
+            self.own[module] = None if m == OFF and self.mode == OFF else (m, g)
+        self._t_start = self.app.clock.ticks_ms()
+        return self.doc()
+
+    def load(self, doc):
+        """A goal stored in the settings (validated as if typed: a bad one is dropped)."""
+        if not isinstance(doc, dict):
+            return
+        self.set(doc.get("mode", "off"), doc.get("goal", 0.0))
+        own = doc.get("modules")
+        if isinstance(own, list):
+            for i, o in enumerate(own[:len(self.own)]):
+                if isinstance(o, list) and len(o) == 2:
+                    self.set(o[0], o[1], i)
+
+    def stored(self):
+        own = [None if o is None else [MODES[o[0]], o[1]] for o in self.own]
+        return {"mode": MODES[self.mode], "goal": self.goal, "modules": own}
+
+    def _goal_for(self, i, hashing):
+        if self.own[i] is not None:
+            return self.own[i]
+        if self.mode == OFF:
+            return OFF, 0.0
+        shared = 0
+        for k in range(len(self.own)):
+            shared += hashing[k] and self.own[k] is None
+        return self.mode, self.goal / max(1, shared)
+
+    # ------------------------------------------------------------ each telemetry period
+    def step(self, now, running):
+        """running: module states counted as hashing. Called after the telemetry sweep."""
+        app = self.app
+        mods = app.modules
+        hashing = [m.state in running and not m.curtail_off for m in mods]
+        for i, m in enumerate(mods):
+            tu = self.tuners[i]
+            if not hashing[i]:
+                if tu.mode != OFF:
+                    tu.stop()
+                    self._applied[i] = None
+                    if m.state == "empty":
+                        tu.forget_heat()  # another module's heat sink may come next
+                continue
+            want = self._goal_for(i, hashing)
+            if want[0] == OFF:
+                if tu.mode != OFF:
+                    tu.stop()
+                    self._applied[i] = None
+                continue
+            if self._applied[i] is None or self._applied[i][0] != want[0]:
+                tu.start(want[0], want[1], m.chain.target, m.vout_user, now)
+                self._applied[i] = want
+            elif abs(self._applied[i][1] - want[1]) > 1e-6:
+                tu.start(want[0], want[1], m.chain.target, m.vout_user, now)  # a new share
+                self._applied[i] = want
+            self._observe(m, tu, now)
+
+    def _observe(self, m, tu, now):
+        c = m.chain
+        hottest = None
+        for t in m.temps:
+            if t is not None and (hottest is None or t > hottest):
+                hottest = t
+        power = m.vout * m.iout
+        tu.observe(now, c._dtot, c._derr, power, m.ghs() / 1000.0, hottest, m.thermal.level > 0)
+        # through the module's own setters: the board's limits are checked there again
+        for i in range(c.expected):
+            f = tu.target(i)
+            if abs(c.target[i] - f) > 0.01 and c.enabled[i]:
+                m.set_freq(f, i)
+        if abs(m.vout_user - tu.vs) > 1e-6:
+            m.set_vout(tu.vs)
+
+    # ------------------------------------------------------------ report
+    def doc(self, module=None, chips=False):
+        """The goal and each module's tuner; one module's chips on request (a board's 96
+        chips at once would be a large reply for a small heap)."""
+        now = self.app.clock.ticks_ms()
+        mods = []
+        conv = True
+        active = False
+        for i, m in enumerate(self.app.modules):
+            if module is not None and i != module:
+                continue
+            tu = self.tuners[i]
+            d = tu.doc()
+            d["slot"] = i
+            d["power_w"] = round(tu.power_w, 1)
+            d["ths"] = round(tu.ths, 3)
+            d["jth"] = round(tu.power_w / tu.ths, 2) if tu.ths > 0 else None
+            if tu.mode != OFF:
+                active = True
+                conv = conv and tu.phase == 2
+            if chips:
+                c = m.chain
+                e = tu.edges
+                d["chips"] = [{"freq_mhz": c.target[k], "err": round(c.err_rate[k], 5), "ghs": round(c.ghs[k], 1),
+                               "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
+                              for k in range(c.expected)]
+            mods.append(d)
+        own = [None if o is None else {"mode": MODES[o[0]], "target": o[1]} for o in self.own]
+        return {"mode": MODES[self.mode], "target": self.goal, "modules_own": own,
+                "converged": active and conv, "since_ms": ticks_diff(now, self._t_start), "modules": mods}
