@@ -65,8 +65,8 @@ def cmd_sim(args) -> int:
             doc = {"port": vb.port, "control": vb.control_path, "board": vb.board_name,
                    "pid": os.getpid(), "speed": args.speed, "ready": True,
                    "ready_s": round(time.monotonic() - t0, 3), "state": vb.board_state}
+            started = True  # from the first line on, a signal is the normal end
             print(json.dumps(doc), flush=True)
-            started = True
             while True:
                 time.sleep(1.0)  # until SIGINT or SIGTERM
         except signals.Stopped as s:

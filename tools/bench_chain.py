@@ -66,6 +66,7 @@ def sweep_bytes() -> tuple[int, int, int]:
 
 
 MP_SCRIPT = """
+import time
 from hashboard import bm13xx
 from hashboard.chain import Chain
 from hashboard import bm1370
