@@ -174,8 +174,9 @@ NOTES = """## Reading these figures
 - The unix port is 64-bit: every object is twice its size on a 32-bit MCU, so heap figures are
   pessimistic for RP2040 / ESP32-S3.
 - Bring-up is dominated by the frequency ramp: from `freq_mhz.min` to the default in
-  `freq_mhz.step` steps, one per `settle_ms` (modular-4x: {ramp_steps} steps × {settle} ms ≈
-  {ramp_s:.1f} s), plus identification, soft start, reset and enumeration.
+  `freq_mhz.step` steps, at most one per `settle_ms` (modular-4x: {ramp_steps} steps × {settle} ms
+  = {ramp_s:.1f} s at the least); the measured ramp is in "Chain control". Identification, soft
+  start, reset and enumeration come before it.
 """
 
 
