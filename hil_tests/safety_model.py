@@ -280,6 +280,20 @@ class SafetyMachine(RuleBasedStateMachine):
         self.active.add(spec)
         self.oracle.run(1000)
 
+    @rule(slot=st.one_of(st.none(), st.integers(0, 3)), hot=st.sampled_from([72.0, 80.0]))
+    def overheat_then_clear_resume(self, slot, hot):
+        """Issue 10 case 2 as one step: hot air until the guard shuts modules down, then the
+        host clears and resumes during the cool-down."""
+        self.ambient(hot)
+        mods = self.fb.app.modules
+        for _ in range(30):  # until the guard has shut something down (or a minute passed)
+            self.oracle.run(2000)
+            if any(m.thermal_stop for m in mods):
+                break
+        self.clear(slot)
+        self.resume()
+        self.oracle.run(8000)
+
     @rule(c=st.sampled_from([25.0, 60.0, 72.0, 80.0]))
     def ambient(self, c):
         self.fb.sim.set_ambient(c)

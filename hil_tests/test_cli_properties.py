@@ -160,6 +160,24 @@ def test_heartbeat(vb, capsys, policy, after, j):
 
 
 @EXAMPLES
+@given(goal=st.one_of(st.sampled_from([["--off"], ["--status"], ["--efficiency"]]),
+                      st.tuples(st.sampled_from(["--power", "--hashrate", "--efficiency"]),
+                                number_text(1, 1500)).map(list)),
+       module=maybe("--module", MODULE), wait=maybe("--wait", number_text(0, 10)), j=JSON)
+def test_tune(vb, capsys, goal, module, wait, j):
+    def truth(r: Run) -> None:
+        mode = request(vb, "tune_status")["mode"] if not module else None
+        if module is None or not module:
+            want = {"--power": "power", "--hashrate": "hashrate", "--efficiency": "efficiency"}.get(goal[0])
+            assert want is None or mode == want, (goal, mode)
+        request(vb, "tune", mode="off")
+        request(vb, "power", target_w=None)
+
+    # a valid --wait is followed by --wait 0: the goal is set and checked, never followed for minutes
+    check(vb, capsys, ["tune", *goal, *module, *wait, "--wait", "0", *j], truth)
+
+
+@EXAMPLES
 @given(module=maybe("--module", MODULE), j=JSON)
 def test_clear(vb, capsys, module, j):
     check(vb, capsys, ["clear", *module, *j], lambda r: None)

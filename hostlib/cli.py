@@ -9,7 +9,8 @@ import os
 import sys
 import traceback
 
-from . import boards, cli_control, cli_decode, cli_demo, cli_i2c, cli_modules, cli_sim, cli_status, cli_update
+from . import boards, cli_control, cli_decode, cli_demo, cli_i2c, cli_modules, cli_sim, cli_status, cli_tune
+from . import cli_update
 from . import signals
 from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, positive
 from .errors import HbError
@@ -36,6 +37,7 @@ def build_parser() -> Parser:
     cli_modules.add_parsers(sub)
     cli_decode.add_parser(sub)
     cli_update.add_parsers(sub)
+    cli_tune.add_parser(sub)
     return p
 
 

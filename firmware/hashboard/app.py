@@ -135,14 +135,24 @@ class App:
             self.emit(self.clock.ticks_ms(), "fault", None, "settings:write_failed")
 
     def set_power_target(self, watts):
-        self.power.set_target(watts)  # validates (ValueError) before anything is stored
-        self.settings["power_target_w"] = self.power.target_w
-        self._save()  # a curtailment stays: the target applies from resume on
+        """A board power target: held at once by the frequency cap (PowerManager), reached at
+        the best J/TH by the tuner underneath it."""
+        if watts is None:
+            self.set_tuning("off", 0.0)
+        else:
+            self.set_tuning("power", watts)
         self.emit(self.clock.ticks_ms(), "power", None, "target %s W%s" % (
             watts, " (after resume)" if self.power.curtailed else ""))
 
     def set_tuning(self, mode, goal, module=None):
-        self.tuning.set(mode, goal, module)  # validates (ValueError) before anything is stored
+        if module is None and mode == "power":
+            self.power.validate_target(goal)  # ValueError before anything changes or is stored
+        self.tuning.set(mode, goal, module)
+        if module is None and mode == "power":
+            self.power.set_target(float(goal))  # a curtailment stays: the target applies from resume on
+        elif module is None:
+            self.power.target_w = None  # another goal replaces the board's power target
+        self.settings["power_target_w"] = self.power.target_w
         self.settings["tune"] = self.tuning.stored()
         self._save()
         self.emit(self.clock.ticks_ms(), "tune", module, "%s %s" % (mode, goal))

@@ -9,6 +9,8 @@ from .compat import ticks_diff
 from .tuner import MODE_IDS, OFF, ModuleTuner
 from .vsearch import MODES
 
+_SAVE_EVERY_MS = 3600000  # at most one profile write an hour per module (after the first)
+
 
 class Tuning:
     def __init__(self, app, chip):
@@ -27,6 +29,8 @@ class Tuning:
         self.own = [None] * len(app.modules)  # type: list  # per-module (mode, goal) overriding the board's
         self._share = [0.0] * len(app.modules)
         self._applied = [None] * len(app.modules)  # type: list  # (mode, goal) each tuner was started with
+        self._saved = bytearray(len(app.modules))  # this convergence is in the module's EEPROM
+        self._t_saved = [None] * len(app.modules)  # type: list
         self._t_start = 0
 
     # ------------------------------------------------------------ goals
@@ -120,6 +124,26 @@ class Tuning:
                 tu.start(want[0], want[1], m.chain.target, m.vout_user, now)  # a new share
                 self._applied[i] = want
             self._observe(m, tu, now)
+            self._keep(i, m, tu, now)
+
+    def _keep(self, i, m, tu, now):
+        """The first convergence of a goal goes into the module's EEPROM profile, so the module
+        starts from it in any slot of any board (one write per convergence, not per period)."""
+        if tu.phase != 2:
+            self._saved[i] = 0
+            return
+        if self._saved[i] or m.eeprom_addr is None:
+            return
+        self._saved[i] = 1
+        last = self._t_saved[i]
+        if last is not None and ticks_diff(now, last) < _SAVE_EVERY_MS:
+            return  # continuous re-tuning: the EEPROM's write endurance is not spent on it
+        self._t_saved[i] = now
+        try:
+            p = m.save_profile()
+            self.app.emit(now, "tune", i, "converged: profile %d saved (%.2f V)" % (p["seq"], p["vout_mv"] / 1000.0))
+        except (OSError, ValueError) as e:
+            self.app.emit(now, "tune", i, "converged: profile not saved (%s)" % e)
 
     def _observe(self, m, tu, now):
         c = m.chain

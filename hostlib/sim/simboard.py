@@ -72,6 +72,7 @@ class SimBoard:
         self.single = cfg["module"]["chips"] == 1
         self.slot_cfgs = cfg["slots"]
         self.modules: list[ModuleHW | None] = [None] * len(self.slot_cfgs)
+        self._shelf: dict[bytes, ModuleModel] = {}  # removed modules' silicon, by identity
         self.reset_lines = [True] * len(self.slot_cfgs)  # asserted
         # regulator CONTROL pins: driven by the expander where there is one, else tied high
         self.vrm_enable = [not ("expander" in cfg)] * len(self.slot_cfgs)
@@ -109,11 +110,19 @@ class SimBoard:
             sc = self.slot_cfgs[slot]
             c_th, r_sa = (60.0, 3.0) if self.single else (550.0, 0.108)
             seed = self.seed if serial_seed is None else serial_seed
-            model = build_module(seed, slot, self.cfg["module"]["chips"],
-                                 self.cfg["module"]["domains"], self.profile, c_th, r_sa)
-            model.t_sink = self.ambient
             if eeprom is None and "eeprom" in sc:
                 eeprom = default_eeprom(self.cfg, slot, seed)
+            # a module carries its silicon: one seen before (same identity) brings its chips
+            # back into whichever slot it goes; a new one is drawn for the slot it first fills
+            key = bytes(eeprom[:0x80]) if eeprom else None
+            model = self._shelf.pop(key, None) if key else None
+            if model is not None:
+                for c in model.chips:  # its counters start from zero at power-up
+                    c.hash_counts = c.err_counts = 0.0
+            else:
+                model = build_module(seed, slot, self.cfg["module"]["chips"],
+                                     self.cfg["module"]["domains"], self.profile, c_th, r_sa)
+            model.t_sink = self.ambient
             hw = ModuleHW(self.cfg, sc, model, random.Random(f"rng:{seed}:{slot}"), eeprom)
             hw.t_in = self.ambient
             self.modules[slot] = hw
@@ -197,6 +206,8 @@ class SimBoard:
                 self.buses[s["bus"]].pop(s["addr"], None)
             hw.vrm.has_input = False  # its 12 V left with it
             hw.chain.set_power(False)
+            if hw.eeprom is not None:
+                self._shelf[bytes(hw.eeprom.mem[:0x80])] = hw.model
             self.modules[slot] = None
             if self.expander is not None:
                 self.expander.set_present(slot, False)
