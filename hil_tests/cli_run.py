@@ -37,6 +37,42 @@ class Run:
         return self
 
 
+class SharedBoard:
+    """One virtual board for the files in `files`, started on demand, stopped by conftest when
+    the worker's next test is in another file."""
+
+    def __init__(self, speed: float = 10.0) -> None:
+        self.speed = speed
+        self.vb = None
+        self.files: set[str] = set()
+
+    def get(self):
+        if self.vb is None:
+            from hil_tests.board_time import settle_hashing
+            from hostlib.sim.virtual import VirtualBoard
+
+            vb = VirtualBoard(speed=self.speed)
+            vb.start()
+            try:
+                assert vb.wait_ready(60), "virtual board never left booting"
+                settle_hashing(vb)
+                vb.remove_module(3)
+                wait_module(vb, 3, ("empty",))
+            except BaseException:
+                vb.stop()
+                raise
+            self.vb = vb
+        return self.vb
+
+    def stop(self) -> None:
+        if self.vb is not None:
+            self.vb.stop()
+            self.vb = None
+
+
+CLI_BOARD = SharedBoard()
+
+
 def hbctl(capsys, *argv: str) -> Run:
     """hbctl in this process; stdout and stderr as captured."""
     code = cli.main([str(a) for a in argv])

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import settings
 
 from hil_tests.board_time import settle_hashing
+from hil_tests.cli_run import CLI_BOARD
 from hostlib.sim.fastlane import FastBoard
 
 settings.register_profile("ci", max_examples=60, deadline=None)
@@ -62,21 +63,28 @@ def shared_vboard(on_sim):
         yield vb
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def cli_board(on_sim):
-    """One virtual modular-4x (x10, slot 3 emptied) per worker for the hbctl tests, which change
-    settings and put every change back; shared so that each worker boots it once."""
+    """A virtual modular-4x (x10, slot 3 emptied) for the hbctl tests, which change settings
+    and put every change back: started by the first of them on a worker, stopped once the
+    worker moves on to files that do not use it (an idle x10 board would take a core)."""
     if not on_sim:
         pytest.skip("needs a virtual board")
-    from hil_tests.cli_run import wait_module
-    from hostlib.sim.virtual import VirtualBoard
+    return CLI_BOARD.get()
 
-    with VirtualBoard(speed=SIM_SPEED) as vb:
-        assert vb.wait_ready(60), "virtual board never left booting"
-        settle_hashing(vb)
-        vb.remove_module(3)
-        wait_module(vb, 3, ("empty",))
-        yield vb
+
+def pytest_collection_modifyitems(items):
+    CLI_BOARD.files = {item.location[0] for item in items if "cli_board" in item.fixturenames}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is None or nextitem.location[0] not in CLI_BOARD.files:
+        CLI_BOARD.stop()
+
+
+def pytest_sessionfinish(session):
+    CLI_BOARD.stop()  # an interrupted run too
 
 
 @pytest.fixture
