@@ -233,6 +233,23 @@ class SafetyMachine(RuleBasedStateMachine):
     def heartbeat(self, policy, timeout):
         self._host("heartbeat", policy=policy, timeout_s=timeout)
 
+    @rule(policy=st.sampled_from(["off", "curtail"]), timeout=st.integers(1, 5))
+    def heartbeat_then_power_cut(self, policy, timeout):
+        """Issue 10 case 4 as one step: a stored contract, a power cut, and no host after it."""
+        self.heartbeat(policy, timeout)
+        self.reboot()
+        self.oracle.run((timeout + 3) * 1000)
+
+    @rule(slot=st.integers(0, 3), away=st.integers(0, 1500))
+    def enable_stuck_then_reseat(self, slot, away):
+        """Issue 10 case 5 as one step: a module whose regulator enable line is stuck low is
+        seated again: its chain must stay in reset (no power-good), blamed on the regulator."""
+        spec = f"vrm:{slot}:enable_low"
+        self.fb.sim.inject(spec)
+        self.active.add(spec)
+        self.swap(slot, GOOD, VOUTS_MV[1], away)
+        self.oracle.run(4000)
+
     @rule(n=st.integers(20, 200))
     def flood(self, n):
         """Pipelined requests, junk among them: served in bounded shares of each period."""

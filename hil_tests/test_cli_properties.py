@@ -288,7 +288,7 @@ def test_global_options(capsys, timeout, port, i2c, verb):
     assert r.code != 0 and len(r.err.splitlines()) == 1 and "Traceback" not in r.err, r
 
 
-@pytest.mark.parametrize("verb", ["status", "info", "modules", "events", "boards"])
+@pytest.mark.parametrize("verb", ["status", "info", "modules", "events", "boards", "profiles"])
 def test_read_only_verbs_in_both_forms(vb, capsys, verb):
     port = [] if verb == "boards" else ["--port", vb.port]
     before = board_settings(vb)

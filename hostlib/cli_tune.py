@@ -3,7 +3,7 @@
     hbctl --port P tune --power W | --hashrate THS | --efficiency [FLOOR] | --off [--module M]
     hbctl --port P tune --status [--module M] [--json]
 
-The firmware tunes (firmware/hashboard/tuner.py); this only sets the goal and watches. Without --module the
+The firmware tunes (docs/tuning.md); this only sets the goal and watches. Without --module the
 goal is the whole board's (W or TH/s, shared by the hashing modules)."""
 
 from __future__ import annotations
@@ -34,6 +34,28 @@ def add_parser(sub) -> None:
                    help="seconds to follow convergence (default 900; 0: set the goal and return)")
     t.add_argument("--json", action="store_true", help="print the final tuner document as JSON")
     t.set_defaults(func=cmd_tune)
+    pr = sub.add_parser("profiles", help="the tuned profile each module carries in its EEPROM")
+    pr.add_argument("module", type=integer, nargs="?", metavar="M", help="one module (default: all)")
+    pr.add_argument("--json", action="store_true", help="print the profiles as JSON")
+    pr.set_defaults(func=cmd_profiles)
+
+
+def cmd_profiles(args) -> int:
+    with _link(args) as link:
+        doc = link.request("profiles", {} if args.module is None else {"module": args.module})
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    for m in doc["modules"]:
+        p = m["profile"]
+        if p is None:
+            why = f" ({m['note']})" if m["note"] else ""
+            print(f"module {m['module']}: {m['state']}, no stored profile in use{why}")
+            continue
+        f = p["freqs_mhz"]
+        span = f"{min(f):.1f}..{max(f):.1f} MHz over {len(f)} chips" if len(f) > 1 else f"{f[0]:.1f} MHz (module-wide)"
+        print(f"module {m['module']}: {m['serial'] or '-'} profile #{p['seq']}: {p['vout']:.2f} V, {span}")
+    return 0
 
 
 def _goal(args) -> tuple[str, float]:
@@ -102,25 +124,25 @@ def _show(link: Link, args, doc: dict | None = None, converged: bool = True) -> 
     doc = doc or link.request("tune_status", {} if args.module is None else {"module": args.module})
     chips = {}
     for m in doc["modules"]:
-        if m["mode"] != "off" and (args.module is None or m["slot"] == args.module):
-            chips[m["slot"]] = link.request("tune_status", {"module": m["slot"], "chips": True})["modules"][0]["chips"]
+        if m["mode"] != "off" and (args.module is None or m["module"] == args.module):
+            chips[m["module"]] = link.request("tune_status", {"module": m["module"], "chips": True})["modules"][0]["chips"]
     if args.json:
-        out = dict(doc)
-        out["modules"] = [dict(m, chips=chips.get(m["slot"], [])) for m in doc["modules"]]
+        out = dict(doc, board_s=doc["since_ms"] / 1000.0)  # interfaces.md: board seconds
+        out["modules"] = [dict(m, chips=chips.get(m["module"], [])) for m in doc["modules"]]
         print(json.dumps(out))
         return 0 if converged else 1
     print(f"goal: {doc['mode']}" + ("" if doc["mode"] == "off" else f" {doc['target']:g} {_unit(doc['mode'])}")
           + ("  (converged)" if doc["converged"] else ""))
     for m in doc["modules"]:
-        if args.module is not None and m["slot"] != args.module:
+        if args.module is not None and m["module"] != args.module:
             continue
         jth = f"{m['jth']:.2f}" if m["jth"] else "-"
-        print(f"module {m['slot']}: {m['mode']:<10} {m['phase']:<9} {m['vout']:.2f} V  {m['power_w']:7.1f} W  "
+        print(f"module {m['module']}: {m['mode']:<10} {m['phase']:<9} {m['vout']:.2f} V  {m['power_w']:7.1f} W  "
               f"{m['ths']:6.2f} TH/s  {jth} J/TH  parked {m['parked']}")
-        if m["slot"] in chips:
+        if m["module"] in chips:
             print("  chip  MHz     err %   GH/s  state")
-            for i, c in enumerate(chips[m["slot"]]):
-                print(f"  {i:4d}  {c['freq_mhz']:6.1f}  {c['err'] * 100:6.3f}  {c['ghs']:6.1f}  {c['state']}")
+            for c in chips[m["module"]]:
+                print(f"  {c['index']:4d}  {c['freq_mhz']:6.1f}  {c['error_rate'] * 100:6.3f}  {c['ghs']:6.1f}  {c['state']}")
     if not converged:
         print(f"hbctl: error: not converged within {args.wait:g} s (still tuning on the board)", file=sys.stderr)
         return 1
