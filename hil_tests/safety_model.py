@@ -86,8 +86,6 @@ class Oracle:
             self.curtailed = self.curtail_stored = True
         elif op == "curtail":
             self.curtailed = self.curtail_stored = False  # a level > 0 keeps modules running
-        elif op == "power":
-            self.curtail_stored = False
         elif op == "heartbeat":
             p = args.get("policy")
             self.hb = None if p is None else (p, float(args["timeout_s"]))

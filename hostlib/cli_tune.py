@@ -10,36 +10,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 import time
 
-from .errors import HbError
+from .cli_base import UsageError, finite, integer, link, non_negative
 from .link import Link
 
-
-class TuneUsage(HbError):
-    pass
+TuneUsage = UsageError  # a refused value: nothing was sent (exit 2, docs/cli.md)
 
 
 def add_parser(sub) -> None:
     t = sub.add_parser("tune", help="tune chips and voltages for a power, hashrate or efficiency goal",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     goal = t.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--power", type=float, metavar="W", help="most TH/s within W (board, or --module's)")
-    goal.add_argument("--hashrate", type=float, metavar="THS", help="this TH/s at the least power")
-    goal.add_argument("--efficiency", type=float, nargs="?", const=0.0, metavar="FLOOR",
+    goal.add_argument("--power", type=finite, metavar="W", help="most TH/s within W (board, or --module's)")
+    goal.add_argument("--hashrate", type=finite, metavar="THS", help="this TH/s at the least power")
+    goal.add_argument("--efficiency", type=finite, nargs="?", const=0.0, metavar="FLOOR",
                       help="best J/TH at or above FLOOR TH/s (default 0)")
     goal.add_argument("--off", action="store_true", help="stop tuning: the settings reached stay")
     goal.add_argument("--status", action="store_true", help="show the tuner's state and exit")
-    t.add_argument("--module", type=int, metavar="M", help="one module's goal instead of the board's")
-    t.add_argument("--wait", type=float, default=900.0, metavar="S",
+    t.add_argument("--module", type=integer, metavar="M", help="one module's goal instead of the board's")
+    t.add_argument("--wait", type=non_negative, default=900.0, metavar="S",
                    help="seconds to follow convergence (default 900; 0: set the goal and return)")
     t.add_argument("--json", action="store_true", help="print the final tuner document as JSON")
     t.set_defaults(func=cmd_tune)
     pr = sub.add_parser("profiles", help="the tuned profile each module carries in its EEPROM")
-    pr.add_argument("module", type=int, nargs="?", metavar="M", help="one module (default: all)")
+    pr.add_argument("module", type=integer, nargs="?", metavar="M", help="one module (default: all)")
     pr.add_argument("--json", action="store_true", help="print the profiles as JSON")
     pr.set_defaults(func=cmd_profiles)
 
@@ -66,17 +62,14 @@ def _goal(args) -> tuple[str, float]:
     for mode in ("power", "hashrate", "efficiency"):
         v = getattr(args, mode)
         if v is not None:
-            if not math.isfinite(v) or v < 0 or (v == 0 and mode != "efficiency"):
+            if v < 0 or (v == 0 and mode != "efficiency"):
                 raise TuneUsage(f"--{mode} must be a positive number, not {v:g}")
             return mode, v
     return "off", 0.0
 
 
 def _link(args) -> Link:
-    port = args.port or os.environ.get("HB_PORT")
-    if not port:
-        raise TuneUsage("no port given: use --port PORT (a serial device, pty or pyserial URL)")
-    return Link(port, timeout=max(args.timeout, 5.0))
+    return link(args, default=5.0)
 
 
 def cmd_tune(args) -> int:
