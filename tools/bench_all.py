@@ -202,7 +202,16 @@ def render(data: dict) -> str:
         out += [f"| {r['what']} | {r['figure']} | {r['date']} ({r['machine']}, {' / '.join(f'{x:g}' for x in r['load'])}) |"
                 for r in sec]
     out += ["", NOTES.format(ramp_steps=steps, settle=f["settle_ms"], ramp_s=steps * f["settle_ms"] / 1000).rstrip()]
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + _kept_tail()
+
+
+TAIL = "## Tuner (issue 13)"  # written by tools/bench_tune_table (its own long runs), kept as is
+
+
+def _kept_tail() -> str:
+    old = DOC.read_text() if DOC.exists() else ""
+    i = old.find(TAIL)
+    return "" if i < 0 else "\n" + old[i:].rstrip("\n") + "\n"
 
 
 def machine_id(machines: dict, m: dict) -> str:
