@@ -109,7 +109,7 @@ class App:
         if s["tune"] is not None:
             try:
                 self.tuning.load(s["tune"])
-            except ValueError as e:  # stored under other limits: dropped, as a power target
+            except (TypeError, ValueError) as e:  # a hand-edited or foreign file: never fatal  # stored under other limits: dropped, as a power target
                 s["tune"] = None
                 self._save()
                 self.emit(now, "settings", None, "tune dropped: %s" % e)

@@ -36,6 +36,8 @@ class Tuning:
     # ------------------------------------------------------------ goals
     def validate(self, mode, goal, module):
         """Raise ValueError naming what is wrong; returns (mode id, goal)."""
+        if not isinstance(mode, str):
+            raise ValueError("mode must be power, hashrate, efficiency or off")
         if mode == "off":
             return OFF, 0.0
         if mode not in MODE_IDS:
