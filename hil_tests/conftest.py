@@ -8,6 +8,7 @@ import pytest
 from hypothesis import settings
 
 from hil_tests.board_time import settle_hashing
+from hil_tests.cli_run import CLI_BOARD
 from hostlib.sim.fastlane import FastBoard
 
 settings.register_profile("ci", max_examples=60, deadline=None)
@@ -61,6 +62,29 @@ def shared_vboard(on_sim):
         settle_hashing(vb)
         yield vb
 
+
+@pytest.fixture
+def cli_board(on_sim):
+    """A virtual modular-4x (x10, slot 3 emptied) for the hbctl tests, which change settings
+    and put every change back: started by the first of them on a worker, stopped once the
+    worker moves on to files that do not use it (an idle x10 board would take a core)."""
+    if not on_sim:
+        pytest.skip("needs a virtual board")
+    return CLI_BOARD.get()
+
+
+def pytest_collection_modifyitems(items):
+    CLI_BOARD.files = {item.location[0] for item in items if "cli_board" in item.fixturenames}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is None or nextitem.location[0] not in CLI_BOARD.files:
+        CLI_BOARD.stop()
+
+
+def pytest_sessionfinish(session):
+    CLI_BOARD.stop()  # an interrupted run too
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ class Oracle:
         self.kind = [GOOD] * n
         self.serial = [f"HB0000-{i:02d}" for i in self.slots]  # the simulator's defaults
         self.allowed_v = [lim["vout"]["default"]] * n  # highest voltage this insertion may get
+        self.was_on = [False] * n  # the regulator has been up since reset was last asserted
         self.tripped = [False] * n  # a regulator trip latched, not yet cleared by the host
         self.hb: tuple[str, float] | None = None  # the armed contract (persists on flash)
         self.last_host = 0.0
@@ -85,8 +86,6 @@ class Oracle:
             self.curtailed = self.curtail_stored = True
         elif op == "curtail":
             self.curtailed = self.curtail_stored = False  # a level > 0 keeps modules running
-        elif op == "power":
-            self.curtail_stored = False
         elif op == "heartbeat":
             p = args.get("policy")
             self.hb = None if p is None else (p, float(args["timeout_s"]))
@@ -147,7 +146,14 @@ class Oracle:
             if hw.vrm.tripped:
                 self.tripped[s] = True
             fw = fb.app.modules[s]
-            self._hold(("reset", s), not sim.reset_lines[s] and not on, PERIOD_MS + CHECK_MS,
+            if on:
+                self.was_on[s] = True
+            elif sim.reset_lines[s]:
+                self.was_on[s] = False  # held in reset while off: the next release needs power-good
+            # a regulator that drops out under a running chain gets a control period to be seen;
+            # a chain released from reset before its regulator was ever up gets none
+            self._hold(("reset", s), not sim.reset_lines[s] and not on,
+                       PERIOD_MS + CHECK_MS if self.was_on[s] else 0,
                        f"slot {s}: chain out of reset without power-good")
             if not on:
                 for k in list(self.since):
@@ -234,6 +240,23 @@ class SafetyMachine(RuleBasedStateMachine):
     @rule(policy=st.sampled_from(["off", "curtail", "hold", None]), timeout=st.integers(1, 8))
     def heartbeat(self, policy, timeout):
         self._host("heartbeat", policy=policy, timeout_s=timeout)
+
+    @rule(policy=st.sampled_from(["off", "curtail"]), timeout=st.integers(1, 5))
+    def heartbeat_then_power_cut(self, policy, timeout):
+        """Issue 10 case 4 as one step: a stored contract, a power cut, and no host after it."""
+        self.heartbeat(policy, timeout)
+        self.reboot()
+        self.oracle.run((timeout + 3) * 1000)
+
+    @rule(slot=st.integers(0, 3), away=st.integers(0, 1500))
+    def enable_stuck_then_reseat(self, slot, away):
+        """Issue 10 case 5 as one step: a module whose regulator enable line is stuck low is
+        seated again: its chain must stay in reset (no power-good), blamed on the regulator."""
+        spec = f"vrm:{slot}:enable_low"
+        self.fb.sim.inject(spec)
+        self.active.add(spec)
+        self.swap(slot, GOOD, VOUTS_MV[1], away)
+        self.oracle.run(4000)
 
     @rule(n=st.integers(20, 200))
     def flood(self, n):

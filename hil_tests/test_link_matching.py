@@ -144,9 +144,9 @@ def test_non_finite_numbers_are_refused_before_sending(board, args, named):
 
 def test_hbctl_refuses_nan_in_one_line(board, capsys):
     b = board()
-    assert cli.main(["--port", b.path, "freq", "nan"]) == 1
+    assert cli.main(["--port", b.path, "freq", "nan"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "mhz = nan" in err and b.requests == []
+    assert err.count("\n") == 1 and "mhz: 'nan' is not a finite number" in err and b.requests == []
 
 
 def test_hbctl_events_prints_events_never_another_requests_reply(board, capsys):

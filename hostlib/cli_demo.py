@@ -7,26 +7,19 @@ SIGTERM and Ctrl-C stop it cleanly: the board's process and temporary files go w
 
 from __future__ import annotations
 
-import signal
+import json
 import sys
 import time
 
-from .errors import HbError
+from . import signals
+from .cli_base import add_json, count, positive
+from .cli_sim import SimStopped, seed, speed
 from .link import Link
 from .paths import DEFAULT_BOARD
 from .statusview import status_lines
 
 HOME, CLEAR, ERASE_LINE, ERASE_BELOW = "\x1b[H", "\x1b[2J", "\x1b[K", "\x1b[J"
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
-
-
-class Stopped(Exception):
-    """SIGTERM arrived: unwind through the finally that stops the board."""
-
-
-def _on_term(signum, frame) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the cleanup short
-    raise Stopped
 
 
 class Screen:
@@ -55,46 +48,60 @@ class Screen:
 def cmd_demo(args) -> int:
     from .sim.virtual import VirtualBoard
 
-    signal.signal(signal.SIGTERM, _on_term)
     t0 = time.monotonic()
     screen = Screen(sys.stdout)
     vb = VirtualBoard(board=args.board, seed=args.seed, faults=args.fault or (), speed=args.speed)
-    try:
-        vb.start()
-        intro = [f"virtual {args.board} on the MicroPython unix port, board time x{args.speed:g}",
-                 f"port {vb.port}  (try: hbctl --port {vb.port} status, or mpremote connect {vb.port} resume repl)"]
-        print("\n".join(intro), flush=True)
-        if not vb.wait_ready(60):
-            raise HbError("virtual board did not finish booting within 60 s")
-        intro.append(f"ready after {time.monotonic() - t0:.1f} s wall; Ctrl-C to stop")
-        if not screen.tty:
-            print(intro[-1] + "\n", flush=True)
-        vb.wait_board(2.5)  # the first telemetry sweeps: hashrate is measured, not assumed
-        end = None if args.duration is None else time.monotonic() + args.duration
-        with Link(vb.port, timeout=5.0) as link:
-            while True:
-                st = link.request("status")
-                head = [*intro, ""] if screen.tty else []  # a terminal keeps the intro on screen
-                screen.show(head + [f"board time {st.get('uptime_ms', 0) / 1000:.1f} s"] + status_lines(st))
-                if (end is not None and time.monotonic() >= end) or screen.frames == args.count:
-                    break
-                time.sleep(args.interval)
-    except Stopped:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        screen.close()
-        vb.stop()
+    with signals.stop_on_signals():
+        ready = False
+        try:
+            vb.start()
+            intro = [f"virtual {args.board} on the MicroPython unix port, board time x{args.speed:g}",
+                     f"port {vb.port}  (try: hbctl --port {vb.port} status, or mpremote connect {vb.port} resume repl)"]
+            if not args.json:
+                print("\n".join(intro), flush=True)
+            vb.wait_booted(60)
+            ready = True
+            intro.append(f"ready after {time.monotonic() - t0:.1f} s wall; Ctrl-C to stop")
+            if not screen.tty and not args.json:
+                print(intro[-1] + "\n", flush=True)
+            vb.wait_board(2.5)  # the first telemetry sweeps: hashrate is measured, not assumed
+            _show(args, vb, screen, intro)
+        except signals.Stopped as s:
+            if not ready:
+                raise SimStopped(s) from None
+        finally:
+            signals.hold()
+            screen.close()
+            vb.stop()
     return 0
 
 
+def _show(args, vb, screen: Screen, intro: list[str]) -> None:
+    """Refresh until --duration or --count (or a signal)."""
+    end = None if args.duration is None else time.monotonic() + args.duration
+    shown = 0
+    with Link(vb.port, timeout=5.0) as link:
+        while True:
+            st = link.request("status")
+            if args.json:
+                print(json.dumps(st), flush=True)
+            else:
+                head = [*intro, ""] if screen.tty else []  # a terminal keeps the intro on screen
+                screen.show(head + [f"board time {st.get('uptime_ms', 0) / 1000:.1f} s"] + status_lines(st))
+            shown += 1
+            if (end is not None and time.monotonic() >= end) or shown == args.count:
+                return
+            time.sleep(args.interval)
+
+
 def add_parser(sub) -> None:
-    d = sub.add_parser("demo", help="start a virtual board and show its live state")
-    d.add_argument("--board", default=DEFAULT_BOARD)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--fault", action="append")
-    d.add_argument("--speed", type=float, default=5.0)
-    d.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
-    d.add_argument("--duration", type=float, help="stop after this many seconds")
-    d.add_argument("--count", type=int, help="stop after this many refreshes")
+    d = sub.add_parser("demo", help="start a virtual board and show its live state (Ctrl-C stops)")
+    d.add_argument("--board", default=DEFAULT_BOARD, help=f"board name or JSON path (default {DEFAULT_BOARD})")
+    d.add_argument("--seed", type=seed, default=0, help="emulator seed (default 0)")
+    d.add_argument("--fault", action="append", help="fault spec, repeatable (as for sim)")
+    d.add_argument("--speed", type=speed, default=5.0, help="board seconds per wall second, at most (default 5)")
+    d.add_argument("--interval", type=positive, default=2.0, help="seconds between refreshes (default 2)")
+    d.add_argument("--duration", type=positive, help="stop after this many seconds (default: run until Ctrl-C)")
+    d.add_argument("--count", type=count, help="stop after this many refreshes (default: run until Ctrl-C)")
+    add_json(d, help="each refresh as the status document, one JSON object per line")
     d.set_defaults(func=cmd_demo)

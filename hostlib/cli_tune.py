@@ -10,51 +10,66 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 import time
 
-from .errors import HbError
+from .cli_base import UsageError, finite, integer, link, non_negative
 from .link import Link
 
-
-class TuneUsage(HbError):
-    pass
+TuneUsage = UsageError  # a refused value: nothing was sent (exit 2, docs/cli.md)
 
 
 def add_parser(sub) -> None:
     t = sub.add_parser("tune", help="tune chips and voltages for a power, hashrate or efficiency goal",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     goal = t.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--power", type=float, metavar="W", help="most TH/s within W (board, or --module's)")
-    goal.add_argument("--hashrate", type=float, metavar="THS", help="this TH/s at the least power")
-    goal.add_argument("--efficiency", type=float, nargs="?", const=0.0, metavar="FLOOR",
+    goal.add_argument("--power", type=finite, metavar="W", help="most TH/s within W (board, or --module's)")
+    goal.add_argument("--hashrate", type=finite, metavar="THS", help="this TH/s at the least power")
+    goal.add_argument("--efficiency", type=finite, nargs="?", const=0.0, metavar="FLOOR",
                       help="best J/TH at or above FLOOR TH/s (default 0)")
     goal.add_argument("--off", action="store_true", help="stop tuning: the settings reached stay")
     goal.add_argument("--status", action="store_true", help="show the tuner's state and exit")
-    t.add_argument("--module", type=int, metavar="M", help="one module's goal instead of the board's")
-    t.add_argument("--wait", type=float, default=900.0, metavar="S",
+    t.add_argument("--module", type=integer, metavar="M", help="one module's goal instead of the board's")
+    t.add_argument("--wait", type=non_negative, default=900.0, metavar="S",
                    help="seconds to follow convergence (default 900; 0: set the goal and return)")
     t.add_argument("--json", action="store_true", help="print the final tuner document as JSON")
     t.set_defaults(func=cmd_tune)
+    pr = sub.add_parser("profiles", help="the tuned profile each module carries in its EEPROM")
+    pr.add_argument("module", type=integer, nargs="?", metavar="M", help="one module (default: all)")
+    pr.add_argument("--json", action="store_true", help="print the profiles as JSON")
+    pr.set_defaults(func=cmd_profiles)
+
+
+def cmd_profiles(args) -> int:
+    with _link(args) as link:
+        doc = link.request("profiles", {} if args.module is None else {"module": args.module})
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    for m in doc["modules"]:
+        p = m["profile"]
+        if p is None:
+            why = f" ({m['note']})" if m["note"] else ""
+            print(f"module {m['module']}: {m['state']}, no stored profile in use{why}")
+            continue
+        f = p["freqs_mhz"]
+        span = f"{min(f):.1f}..{max(f):.1f} MHz over {len(f)} chips" if len(f) > 1 else f"{f[0]:.1f} MHz (module-wide)"
+        print(f"module {m['module']}: {m['serial'] or '-'} profile #{p['seq']}: {p['vout']:.2f} V, {span}")
+    return 0
 
 
 def _goal(args) -> tuple[str, float]:
     for mode in ("power", "hashrate", "efficiency"):
         v = getattr(args, mode)
         if v is not None:
-            if not math.isfinite(v) or v < 0 or (v == 0 and mode != "efficiency"):
+            if v < 0 or (v == 0 and mode != "efficiency"):
                 raise TuneUsage(f"--{mode} must be a positive number, not {v:g}")
             return mode, v
     return "off", 0.0
 
 
 def _link(args) -> Link:
-    port = args.port or os.environ.get("HB_PORT")
-    if not port:
-        raise TuneUsage("no port given: use --port PORT (a serial device, pty or pyserial URL)")
-    return Link(port, timeout=max(args.timeout, 5.0))
+    return link(args, default=5.0)
 
 
 def cmd_tune(args) -> int:
@@ -109,25 +124,25 @@ def _show(link: Link, args, doc: dict | None = None, converged: bool = True) -> 
     doc = doc or link.request("tune_status", {} if args.module is None else {"module": args.module})
     chips = {}
     for m in doc["modules"]:
-        if m["mode"] != "off" and (args.module is None or m["slot"] == args.module):
-            chips[m["slot"]] = link.request("tune_status", {"module": m["slot"], "chips": True})["modules"][0]["chips"]
+        if m["mode"] != "off" and (args.module is None or m["module"] == args.module):
+            chips[m["module"]] = link.request("tune_status", {"module": m["module"], "chips": True})["modules"][0]["chips"]
     if args.json:
-        out = dict(doc)
-        out["modules"] = [dict(m, chips=chips.get(m["slot"], [])) for m in doc["modules"]]
+        out = dict(doc, board_s=doc["since_ms"] / 1000.0)  # interfaces.md: board seconds
+        out["modules"] = [dict(m, chips=chips.get(m["module"], [])) for m in doc["modules"]]
         print(json.dumps(out))
         return 0 if converged else 1
     print(f"goal: {doc['mode']}" + ("" if doc["mode"] == "off" else f" {doc['target']:g} {_unit(doc['mode'])}")
           + ("  (converged)" if doc["converged"] else ""))
     for m in doc["modules"]:
-        if args.module is not None and m["slot"] != args.module:
+        if args.module is not None and m["module"] != args.module:
             continue
         jth = f"{m['jth']:.2f}" if m["jth"] else "-"
-        print(f"module {m['slot']}: {m['mode']:<10} {m['phase']:<9} {m['vout']:.2f} V  {m['power_w']:7.1f} W  "
+        print(f"module {m['module']}: {m['mode']:<10} {m['phase']:<9} {m['vout']:.2f} V  {m['power_w']:7.1f} W  "
               f"{m['ths']:6.2f} TH/s  {jth} J/TH  parked {m['parked']}")
-        if m["slot"] in chips:
+        if m["module"] in chips:
             print("  chip  MHz     err %   GH/s  state")
-            for i, c in enumerate(chips[m["slot"]]):
-                print(f"  {i:4d}  {c['freq_mhz']:6.1f}  {c['err'] * 100:6.3f}  {c['ghs']:6.1f}  {c['state']}")
+            for c in chips[m["module"]]:
+                print(f"  {c['index']:4d}  {c['freq_mhz']:6.1f}  {c['error_rate'] * 100:6.3f}  {c['ghs']:6.1f}  {c['state']}")
     if not converged:
         print(f"hbctl: error: not converged within {args.wait:g} s (still tuning on the board)", file=sys.stderr)
         return 1

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import datetime
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from hashboard import argcheck
+
 from . import bundle as bundles
-from . import flash
+from . import checks, flash
+from .cli_base import UsageError, add_json, integer, link, non_negative, parse_date, port_of, timeout_of
+from .cli_base import print_json as _print_json
 from .errors import HbError
 from .link import Link
 from .paths import DEFAULT_BOARD
-
-
-def _print_json(doc) -> None:
-    json.dump(doc, sys.stdout)
-    sys.stdout.write("\n")
 
 
 def cmd_bundle(args) -> int:
@@ -35,13 +31,6 @@ def cmd_bundle(args) -> int:
     return 0
 
 
-def _port(args) -> str:
-    port = args.port or os.environ.get("HB_PORT")
-    if not port:
-        raise HbError("no port given: use --port PORT (a serial device, pty or pyserial URL)")
-    return port
-
-
 def wait_outcome(port: str, slot: str, bundle_hash: str, wait_s: float) -> dict:
     """After the reset: poll `info` until the trial app confirmed itself, was reverted, or the
     wait ran out. Returns the last `firmware` block seen (or {})."""
@@ -49,8 +38,8 @@ def wait_outcome(port: str, slot: str, bundle_hash: str, wait_s: float) -> dict:
     fw: dict = {}
     while time.monotonic() < end:
         try:
-            with Link(port, timeout=3.0) as link:
-                fw = link.request("info")["firmware"]
+            with Link(port, timeout=3.0) as ln:
+                fw = ln.request("info")["firmware"]
         except HbError:
             time.sleep(0.5)
             continue
@@ -61,10 +50,11 @@ def wait_outcome(port: str, slot: str, bundle_hash: str, wait_s: float) -> dict:
 
 
 def cmd_flash(args) -> int:
-    port = _port(args)
+    port = port_of(args)
     b = bundles.read(Path(args.bundle)) if args.bundle else bundles.build(args.board, args.arch)
     progress = None if args.json or args.quiet else flash.bar
-    rep = flash.deploy(port, b, progress=progress, force=args.force)
+    rep = flash.deploy(port, b, progress=progress, force=args.force,
+                       repl_timeout=timeout_of(args, flash.REPL_TIMEOUT))
     if progress is not None:
         sys.stderr.write("\n")
     outcome = "not waited"
@@ -96,38 +86,36 @@ def cmd_flash(args) -> int:
     return 0 if outcome in ("confirmed", "not waited", "on trial", "up to date") else 1
 
 
-def parse_date(text: str | None) -> datetime.date:
-    """--date YYYY-MM-DD, default today (the MCU has no trusted clock: dates come from the host)."""
-    try:
-        return datetime.date.today() if text is None else datetime.date.fromisoformat(text)
-    except ValueError:
-        raise HbError(f"--date {text!r}: expected YYYY-MM-DD") from None
-
-
 def _date(text: str | None) -> list[int]:
     d = parse_date(text)
-    if not 2000 <= d.year <= 2099:
-        raise HbError(f"--date {text}: year must be 2000..2099")
+    if not 2000 <= d.year <= 2099:  # the identity record holds the year as yy
+        raise UsageError(f"--date {d.isoformat()}: an identity's date must be 2000-01-01 .. 2099-12-31")
     return [d.year - 2000, d.month, d.day]
 
 
 def cmd_provision(args) -> int:
-    req: dict = {"target": args.target, "serial": args.serial, "date": _date(args.date), "force": args.force}
-    if args.model:
-        req["model"] = args.model
-    if args.target == "module":
-        if args.module is None:
-            raise HbError("provision module needs the slot: hbctl provision module M --serial S")
-        req["module"] = args.module
-        if args.grade is not None:
-            req["grade"] = args.grade
-        if args.vout_mv is not None:
-            req["vout_mv"] = args.vout_mv
-    with Link(_port(args), timeout=max(args.timeout, 5.0)) as link:
-        out = link.request("provision", req)
+    module = args.target == "module"
+    if module and args.module is None:
+        raise UsageError("provision module needs the slot: hbctl provision module M --serial S")
+    if not module and (args.module is not None or args.grade is not None or args.vout_mv is not None):
+        raise UsageError("the slot, --grade and --vout-mv are for provision module")
+    req: dict = {"target": args.target, "serial": checks.text("serial", args.serial, argcheck.SERIAL_LEN),
+                 "date": _date(args.date), "force": args.force}
+    if args.model is not None:
+        req["model"] = checks.text("model", args.model, argcheck.MODEL_LEN if module else argcheck.BOARD_MODEL_LEN)
+    if args.grade is not None:
+        req["grade"] = checks._ok(argcheck.integer, "grade", args.grade, 0, 255)
+    with link(args, default=5.0) as ln:
+        if module:
+            lim = checks.BoardLimits.of(ln)
+            req["module"] = lim.module(args.module)
+            if args.vout_mv is not None:
+                req["vout_mv"] = lim.vout_mv(args.vout_mv)
+            checks.present(ln, args.module)
+        out = ln.request("provision", req)
     if args.json:
         _print_json(out)
-    elif args.target == "board":
+    elif not module:
         b = out["board"]
         print(f"board identity written and verified: serial {b['serial']} (model {b['model']})")
     else:
@@ -139,28 +127,30 @@ def cmd_provision(args) -> int:
 def add_parsers(sub) -> None:
     bu = sub.add_parser("bundle", help="build the app bundle (.mpy + manifest) for a board")
     bu.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
-    bu.add_argument("--arch", help="override the board's mpy-cross architecture")
+    bu.add_argument("--arch", choices=bundles.ARCHES, help="override the board's mpy-cross architecture")
     bu.add_argument("--out", help="output directory (default bundle-BOARD-VERSION)")
-    bu.add_argument("--json", action="store_true")
+    add_json(bu, "what was built")
     bu.set_defaults(func=cmd_bundle)
     fl = sub.add_parser("flash", help="install the app over the raw REPL (A/B slots, trial + rollback)")
     fl.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
-    fl.add_argument("--arch", help="override the board's mpy-cross architecture")
+    fl.add_argument("--arch", choices=bundles.ARCHES, help="override the board's mpy-cross architecture")
     fl.add_argument("--bundle", help="a bundle directory from `hbctl bundle` instead of building")
-    fl.add_argument("--wait", type=float, default=60.0,
+    fl.add_argument("--wait", type=non_negative, default=60.0,
                     help="seconds to wait for the trial app to confirm itself (0: do not wait)")
     fl.add_argument("--force", action="store_true", help="send every file (no skipping, no on-board copies)")
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
-    fl.add_argument("--json", action="store_true")
+    add_json(fl, "the report")
     fl.set_defaults(func=cmd_flash)
     pv = sub.add_parser("provision", help="write the board identity or a module's identity EEPROM (once)")
     pv.add_argument("target", choices=["board", "module"])
-    pv.add_argument("module", type=int, nargs="?", help="slot, for target module")
-    pv.add_argument("--serial", required=True)
-    pv.add_argument("--model", help="default: the board name / the board's module model")
-    pv.add_argument("--date", help="manufacture date YYYY-MM-DD (default today)")
-    pv.add_argument("--grade", type=int, help="module bin / grade 0..255")
-    pv.add_argument("--vout-mv", type=int, help="module nominal string voltage, mV")
+    pv.add_argument("module", type=integer, nargs="?", help="slot, for target module")
+    pv.add_argument("--serial", required=True, help="1..16 printable ASCII characters")
+    pv.add_argument("--model", help="printable ASCII, 1..16 for a module, 1..32 for the board "
+                                    "(default: the board name / the board's module model)")
+    pv.add_argument("--date", help="manufacture date YYYY-MM-DD, 2000..2099 (default today)")
+    pv.add_argument("--grade", type=integer, help="module bin / grade 0..255 (default 0)")
+    pv.add_argument("--vout-mv", type=integer, help="module nominal string voltage, mV, within the board's "
+                                                    "vout limits (default: the board's default)")
     pv.add_argument("--force", action="store_true", help="replace a valid identity")
-    pv.add_argument("--json", action="store_true")
+    add_json(pv, "the written identity")
     pv.set_defaults(func=cmd_provision)

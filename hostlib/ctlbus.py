@@ -4,7 +4,6 @@ bus (`hbctl --i2c 1:0x30`), or the same calls against a virtual board's emulated
 
 from __future__ import annotations
 
-import itertools
 import json
 import socket
 
@@ -89,8 +88,6 @@ def open_bus(spec: str):
 class ControlBus:
     """Register-level client of the board's control interface."""
 
-    _beat = itertools.count(1)
-
     def __init__(self, bus, addr: int) -> None:
         self.bus = bus
         self.addr = addr
@@ -116,8 +113,13 @@ class ControlBus:
             raise I2CError(f"write to the board at I2C 0x{self.addr:02x} failed: {e}") from None
 
     def heartbeat(self) -> None:
-        # the firmware sees a change, so every beat writes a new value
-        self._write(reg.REG_HEARTBEAT, [next(self._beat) & 0xFF or 1])
+        # the firmware sees a change, so every beat writes a value unlike the register's now
+        # (whoever wrote the last one: another process counts from 1 too)
+        try:
+            now = self.bus.read_i2c_block_data(self.addr, reg.REG_HEARTBEAT, 1)[0]
+        except OSError as e:
+            raise I2CError(f"no answer from the board at I2C 0x{self.addr:02x}: {e.strerror or e}") from None
+        self._write(reg.REG_HEARTBEAT, [now % 255 + 1])
 
     def curtail(self, level: int) -> None:
         if not 0 <= level <= 100:

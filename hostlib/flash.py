@@ -15,12 +15,15 @@ Until 6 the board boots what it booted before; after 6 it boots the complete, ve
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import portlock
 from .bundle import Bundle, slot_manifest
 from .errors import HbError
 
@@ -110,7 +113,10 @@ class FlashReport:
     up_to_date: bool = False
 
 
-def _transport(port: str):
+REPL_TIMEOUT = 10.0  # seconds for the board to reach the raw REPL after Ctrl-C
+
+
+def _transport(port: str, repl_timeout: float = REPL_TIMEOUT):
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -119,21 +125,27 @@ def _transport(port: str):
         # (powered off, wedged) would block the host forever instead of failing in one line
         t = SerialTransport(port, baudrate=115200, timeout=1)
     except Exception as e:  # noqa: BLE001 - mpremote raises bare Exception for open failures
+        if portlock.holder(port) is not None:  # mpremote opens exclusively too: say who has it
+            raise portlock.busy(port) from None
         raise FlashError(f"cannot open {port}: {e}") from None
     try:
-        # Ctrl-C stops the controller (it powers every module down first), then the raw REPL
-        t.enter_raw_repl(soft_reset=False)
+        # Ctrl-C stops the controller (it powers every module down first), then the raw REPL.
+        # mpremote prints what it got before it gives up: kept out of stdout (--json is ours)
+        with contextlib.redirect_stdout(io.StringIO()) as said:
+            t.enter_raw_repl(soft_reset=False, timeout_overall=repl_timeout)
     except TransportError as e:
         t.close()
-        raise FlashError(f"board on {port} does not answer at the REPL: {e}") from None
+        got = said.getvalue().strip()
+        raise FlashError(f"board on {port} does not answer at the REPL: {e}"
+                         + (f" (it sent {got})" if got and got != "b''" else " (it sent nothing)")) from None
     return t
 
 
 class Session:
     """One raw-REPL session with helpers loaded; every call returns decoded output."""
 
-    def __init__(self, port: str) -> None:
-        self.t = _transport(port)
+    def __init__(self, port: str, repl_timeout: float = REPL_TIMEOUT) -> None:
+        self.t = _transport(port, repl_timeout)
         self.run(_HELPERS)
 
     def run(self, code: str) -> str:
@@ -217,13 +229,14 @@ def _state_write(s: Session, st: dict) -> None:
 
 def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | None = None,
            on_step: Callable[[str], None] | None = None, reset: bool = True,
-           force: bool = False, warn: Callable[[str], None] | None = None) -> FlashReport:
+           force: bool = False, warn: Callable[[str], None] | None = None,
+           repl_timeout: float = REPL_TIMEOUT) -> FlashReport:
     """Install bundle b on the board at port; see the module docstring for the order.
     force: send every file over the link (no skipping, no on-board copies), and install a
     bundle made for another board on a development board."""
     step = on_step or (lambda name: None)
     t0 = time.monotonic()
-    s = Session(port)
+    s = Session(port, repl_timeout)
     try:
         info = survey(s)
         allow = check_board(info, b, force, warn or (lambda m: print(m, file=sys.stderr)))

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import serial
 
+from . import portlock
 from .errors import BoardTimeout, LinkGarbage, RemoteError, RequestError, TransportError
 
 PROTOCOL_VERSION = 1
@@ -60,9 +61,13 @@ class Link:
         if not port:
             raise TransportError("no port given (use --port PORT or HB_PORT)")
         try:
-            # a write timeout: a board that stopped reading fails the command, never hangs it
-            self.ser = serial.serial_for_url(port, baudrate=115200, timeout=0.05, write_timeout=timeout)
+            # a write timeout: a board that stopped reading fails the command, never hangs it;
+            # exclusive: one conversation per port (hostlib/portlock.py)
+            self.ser = serial.serial_for_url(port, baudrate=115200, timeout=0.05, write_timeout=timeout,
+                                             exclusive=True)
         except (serial.SerialException, OSError, ValueError) as e:
+            if portlock.is_busy_error(e):
+                raise portlock.busy(port) from None
             raise TransportError(f"cannot open port {port}: {e}") from None
         self.port = port
         self.timeout = timeout
@@ -134,7 +139,8 @@ class Link:
             line = self._read_line(deadline)
             if line is None:
                 if seen_other and self.garbage_lines:
-                    raise LinkGarbage(f"board on {self.port} sent {self.garbage_lines} lines that are not the host protocol and no reply to {op!r}")
+                    lines = "1 line" if self.garbage_lines == 1 else f"{self.garbage_lines} lines"
+                    raise LinkGarbage(f"board on {self.port} sent {lines} that are not the host protocol and no reply to {op!r}")
                 also = (f"; meanwhile it refused {len(refused)} malformed line(s), not this one "
                         f"(last: {refused[-1]})") if refused else ""
                 raise BoardTimeout(f"board on {self.port} did not answer {op!r} within {timeout or self.timeout:g} s{also}")

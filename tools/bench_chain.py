@@ -28,6 +28,12 @@ def bringup_fast() -> float:
 
 
 def bringup_virtual(speed: float = 1.0) -> float:
+    return bringup_and_ramp_virtual(speed)[0]
+
+
+def bringup_and_ramp_virtual(speed: float = 1.0) -> tuple[float, float]:
+    """Board seconds from boot to every module hashing, and the longest frequency ramp
+    (a module's `ramping` to its `hashing`), from the firmware's own events."""
     with VirtualBoard(speed=speed) as vb:
         if not vb.wait_ready(120):
             raise SystemExit("virtual board never ready")
@@ -35,7 +41,14 @@ def bringup_virtual(speed: float = 1.0) -> float:
             evs = link.request("events", {"since": 0})
     boot = next(e["ms"] for e in evs if e["kind"] == "boot")
     done = max(e["ms"] for e in evs if e["kind"] == "module" and e["detail"] == "hashing")
-    return (done - boot) / 1000
+    ramps = []
+    for m in sorted({e["module"] for e in evs if e["kind"] == "module"}):
+        mine = [e for e in evs if e["kind"] == "module" and e["module"] == m]
+        start = next((e["ms"] for e in mine if e["detail"] == "ramping"), None)
+        end = next((e["ms"] for e in mine if e["detail"] == "hashing" and start is not None and e["ms"] >= start), None)
+        if start is not None and end is not None:
+            ramps.append(end - start)
+    return (done - boot) / 1000, max(ramps, default=0) / 1000
 
 
 def sweep_bytes() -> tuple[int, int, int]:
@@ -53,6 +66,7 @@ def sweep_bytes() -> tuple[int, int, int]:
 
 
 MP_SCRIPT = """
+import time
 from hashboard import bm13xx
 from hashboard.chain import Chain
 from hashboard import bm1370

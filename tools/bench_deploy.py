@@ -29,33 +29,47 @@ def changed_bundle(tmp: Path) -> bundle.Bundle:
     return bundle.build("modular-4x", firmware=fw)
 
 
-def main() -> int:
+def measure() -> dict:
+    """Seconds (wall) of: mpremote cp -r, hbctl flash full, full with --force (every file sent),
+    and one changed file; sizes and what was sent."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     b1 = bundle.build("modular-4x")
     b2 = changed_bundle(tmp)
     bundle.write(b1, tmp / "b1")
-    app_bytes = sum(len(v) for v in b1.files.values())
-    with VirtualBoard(speed=1.0, storage=str(tmp / "flash")) as vb:
-        assert vb.wait_ready(60)
-        t = time.monotonic()
-        r = subprocess.run([MPREMOTE, "connect", vb.port, "resume", "cp", "-r", str(tmp / "b1" / "app") + "/",
-                            ":mp/"], capture_output=True, text=True, timeout=300)
-        t_cp = time.monotonic() - t
-        if r.returncode != 0:
-            print(r.stdout, r.stderr)
-            return 1
-        time.sleep(0.5)
-        rep = flash.deploy(vb.port, b1)
-        t_full = rep.seconds
-        print(f"app: {len(b1.files)} files, {app_bytes / 1024:.1f} KB (.mpy + board.json)")
-        print(f"mpremote cp -r            : {t_cp:6.2f} s  {app_bytes / 1024 / t_cp:6.1f} KB/s (copy only)")
-        print(f"hbctl flash, full          : {t_full:6.2f} s  {rep.bytes_sent / 1024 / t_full:6.1f} KB/s "
-              f"(incl. survey, on-board SHA-256 of every file, manifest, commit; {rep.bytes_sent} B sent)")
-        time.sleep(8)  # let the trial app confirm itself
-        rep2 = flash.deploy(vb.port, b2)
-        print(f"hbctl flash, 1 file changed: {rep2.seconds:6.2f} s  sent {rep2.sent} ({rep2.bytes_sent} B), "
-              f"copied on the board {len(rep2.copied)}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    out = {"files": len(b1.files), "kb": sum(len(v) for v in b1.files.values()) / 1024}
+    try:
+        with VirtualBoard(speed=1.0, storage=str(tmp / "flash")) as vb:
+            if not vb.wait_ready(60):
+                raise SystemExit("virtual board never ready")
+            t = time.monotonic()
+            r = subprocess.run([MPREMOTE, "connect", vb.port, "resume", "cp", "-r",
+                                str(tmp / "b1" / "app") + "/", ":mp/"], capture_output=True, text=True, timeout=300)
+            out["cp_s"] = time.monotonic() - t
+            if r.returncode != 0:
+                raise SystemExit(f"mpremote cp failed: {r.stderr.strip()}")
+            time.sleep(0.5)
+            rep = flash.deploy(vb.port, b1)
+            out.update(full_s=rep.seconds, full_bytes=rep.bytes_sent)
+            time.sleep(8)  # let the trial app confirm itself
+            rep = flash.deploy(vb.port, b1, force=True)
+            out.update(force_s=rep.seconds, force_bytes=rep.bytes_sent)
+            time.sleep(8)
+            rep = flash.deploy(vb.port, b2)
+            out.update(one_s=rep.seconds, one_sent=rep.sent, one_bytes=rep.bytes_sent, one_copied=len(rep.copied))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def main() -> int:
+    m = measure()
+    print(f"app: {m['files']} files, {m['kb']:.1f} KB (.mpy + board.json)")
+    print(f"mpremote cp -r             : {m['cp_s']:6.2f} s  {m['kb'] / m['cp_s']:6.1f} KB/s (copy only)")
+    print(f"hbctl flash, full          : {m['full_s']:6.2f} s  {m['full_bytes'] / 1024 / m['full_s']:6.1f} KB/s "
+          f"(incl. survey, on-board SHA-256 of every file, manifest, commit; {m['full_bytes']} B sent)")
+    print(f"hbctl flash --force        : {m['force_s']:6.2f} s  ({m['force_bytes']} B sent)")
+    print(f"hbctl flash, 1 file changed: {m['one_s']:6.2f} s  sent {m['one_sent']} ({m['one_bytes']} B), "
+          f"copied on the board {m['one_copied']}")
     return 0
 
 

@@ -32,9 +32,11 @@ def boot_once(speed: float) -> tuple[float, int, int, int]:
     return t_ready, board_ms, st["heap"]["peak"], st["heap"]["total"]
 
 
-def many_in_one_process(n: int, speed: float) -> None:
-    """The issue-11 reproduction with n boards: each started after the previous is ready."""
+def many_in_one_process(n: int, speed: float) -> tuple[list[float], list[float]]:
+    """The issue-11 reproduction with n boards: each started after the previous is ready.
+    (wall seconds each took to be ready, effective speed of each once all run)"""
     boards = []
+    ready = []
     t0 = time.monotonic()
     try:
         for i in range(n):
@@ -43,6 +45,7 @@ def many_in_one_process(n: int, speed: float) -> None:
             boards.append(vb)
             t_start = time.monotonic()
             ok = vb.wait_ready(60)
+            ready.append(time.monotonic() - t_start)
             print(f"{n} boards x{speed:g}: board {i} ready={ok} after {time.monotonic() - t_start:.1f} s wall "
                   f"({time.monotonic() - t0:.1f} s since the first start)")
         b0 = [vb.board_ms() for vb in boards]
@@ -54,6 +57,7 @@ def many_in_one_process(n: int, speed: float) -> None:
     finally:
         for vb in boards:
             vb.stop()
+    return ready, eff
 
 
 def hbctl_sim_ready(speed: float) -> float:

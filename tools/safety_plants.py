@@ -130,6 +130,13 @@ def _flood_starves_the_loop(p):
     p(app_mod.App, "serve", serve)
 
 
+def _fast_swap_and_power_good_ignored(p):
+    """6 with 5: alone, 6 is masked by the power-good check (a swapped module's regulator drops
+    power-good and the module is powered off); together they show the machine sees the swap."""
+    _fast_swap_unnoticed(p)
+    _reset_without_power_good(p)
+
+
 PLANTS = {
     "latch_passes_to_replacement": _latch_passes_to_replacement,
     "clear_resume_repowers_hot": _clear_resume_repowers_hot,
@@ -137,6 +144,7 @@ PLANTS = {
     "heartbeat_waits_for_a_host": _heartbeat_waits_for_a_host,
     "reset_without_power_good": _reset_without_power_good,
     "fast_swap_unnoticed": _fast_swap_unnoticed,
+    "fast_swap_and_power_good_ignored": _fast_swap_and_power_good_ignored,
     "bad_stored_setting_is_fatal": _bad_stored_setting_is_fatal,
     "flood_starves_the_loop": _flood_starves_the_loop,
 }

@@ -109,7 +109,7 @@ class App:
         if s["tune"] is not None:
             try:
                 self.tuning.load(s["tune"])
-            except ValueError as e:  # stored under other limits: dropped, as a power target
+            except (TypeError, ValueError) as e:  # a hand-edited or foreign file: never fatal  # stored under other limits: dropped, as a power target
                 s["tune"] = None
                 self._save()
                 self.emit(now, "settings", None, "tune dropped: %s" % e)
@@ -141,15 +141,15 @@ class App:
             self.set_tuning("off", 0.0)
         else:
             self.set_tuning("power", watts)
-        self.emit(self.clock.ticks_ms(), "power", None, "target %s W" % watts)
+        self.emit(self.clock.ticks_ms(), "power", None, "target %s W%s" % (
+            watts, " (after resume)" if self.power.curtailed else ""))
 
     def set_tuning(self, mode, goal, module=None):
         if module is None and mode == "power":
             self.power.validate_target(goal)  # ValueError before anything changes or is stored
         self.tuning.set(mode, goal, module)
         if module is None and mode == "power":
-            self.power.set_target(float(goal))
-            self.settings["curtailed"] = False
+            self.power.set_target(float(goal))  # a curtailment stays: the target applies from resume on
         elif module is None:
             self.power.target_w = None  # another goal replaces the board's power target
         self.settings["power_target_w"] = self.power.target_w

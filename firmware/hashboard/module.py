@@ -93,6 +93,7 @@ class Module:
         self.vrm_temp = 0.0
         self.vrm_faults = []
         self.vrm_ok = True
+        self.off_pending = False  # an off command did not take: retried every control period
 
     # ------------------------------------------------------------ helpers
     @property
@@ -104,7 +105,7 @@ class Module:
         return self.fsm.cause
 
     def powered(self):
-        return self.fsm.state in POWERED
+        return self.fsm.state in POWERED or self.off_pending
 
     def _notify(self, now, state, cause):
         self.emit(now, "module", self.slot, state if cause is None else state + ":" + cause)
@@ -123,12 +124,15 @@ class Module:
         return self.still_present is not None and not self.still_present()
 
     def _hw_off(self):
-        self.enable(False)  # hardware path first: works even if PMBus does not
+        ok = self.enable(False)  # hardware path first: works even if PMBus does not
         try:
             self.vrm.off()
         except OSError:
-            pass  # a regulator that does not answer cannot be commanded; report it
-        self.reset(True)
+            ok = False  # a regulator that does not answer cannot be commanded now: retried
+        ok = self.reset(True) and ok
+        # the bus disturbance that tripped the guard may also eat the off commands: until every
+        # one of them took, the module counts as powered and the off is sent again each period
+        self.off_pending = not ok and self.fsm.state != EMPTY
         for i in range(self.chain.expected):
             self.chain.freq[i] = 0.0
             self.chain.ghs[i] = 0.0
@@ -237,6 +241,9 @@ class Module:
         if not self.thermal.allows_power():
             return "thermal:" + thermal.STATES[self.thermal.state]
         hottest, ok = self.guard.read(False)
+        for t in self.guard.temps:
+            if t is None:
+                ok = False  # every sensor must read now: an unknown temperature is never cool
         if not ok or hottest is None or hottest >= self.tlim["hot_c"]:
             # too hot, or no trustworthy reading: wait for a cool, readable module
             self.thermal.hold(now, "hot" if ok and hottest is not None else "sensor")
@@ -302,11 +309,15 @@ class Module:
         if why is not None:
             self.profile_note = why  # stored values outside this board's limits: defaults instead
             return
+        if self.ident is not None and self.ident.get("vout_mv") and p["vout_mv"] > self.ident["vout_mv"]:
+            self.profile_note = "vout_above_rating"  # never above the module's own nominal
+            return
         self.profile = p
         self.vout_user = p["vout_mv"] / 1000.0
 
     def _power_on(self):
-        self.reset(True)
+        if not self.reset(True):
+            return slotfsm.FAIL, "expander:reset"  # the chain cannot be held in reset: no power
         try:  # a trip the regulator still holds (it outlives an MCU reset) needs a host clear
             for f in self.vrm.faults():
                 if f in _LATCHED_TRIPS:
@@ -535,6 +546,9 @@ class Module:
     def check_vrm(self, now):
         """Regulator telemetry every control period: its own trips and NACKs power us off."""
         if self.state == EMPTY:
+            return
+        if self.off_pending and self.fsm.state not in POWERED:
+            self._hw_off()  # the last off did not take: again, until it does
             return
         sw = self.read_vrm()
         if not self.powered():

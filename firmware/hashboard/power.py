@@ -1,6 +1,7 @@
 # Board-level power: an optional power target (W) held by a board-wide frequency cap, and
 # curtailment (to a percentage of full power, or off). Pure stepping logic: the app feeds it
 # measured power and now_ms; it returns the cap every module applies.
+from . import argcheck
 from .compat import ticks_diff
 
 TOLERANCE = 0.03  # hold the target within +-3 % (one frequency step is ~2.4 % of power)
@@ -22,20 +23,15 @@ class PowerManager:
         self._t = None
 
     def validate_target(self, watts):
-        if isinstance(watts, bool) or not isinstance(watts, (int, float)):
-            raise ValueError("power target must be a number of watts")
-        hi = self.nominal_w * 1.2
-        if not (0 < watts <= hi):
-            raise ValueError("power target %s W outside (0, %d] W for this board" % (watts, hi))
-        return float(watts)
+        """watts, or argcheck's refusal: (0, nominal power + headroom] for this board."""
+        return argcheck.power_target(watts, int(self.nominal_w * argcheck.POWER_HEADROOM))
 
     def set_target(self, watts):
+        # a curtailment (a grid or operator order) stays in force: the target applies on resume
         self.target_w = None if watts is None else self.validate_target(watts)
-        self.curtailed = False
 
     def curtail(self, level):
-        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 100:
-            raise ValueError("curtail level must be an integer percent 0..100")
+        argcheck.integer("curtail level", level, argcheck.CURTAIL_PCT[0], argcheck.CURTAIL_PCT[1], " %")
         self.curtailed = True
         self.level = level
 

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from . import PROTOCOL_VERSION, VERSION, provision, status
+from . import PROTOCOL_VERSION, VERSION, argcheck, provision, status
 
 PREFIX = "@hb "
 
@@ -87,6 +87,10 @@ class Protocol:
             self._reply(rid, self.ops[op](args))
         except ProtocolError as e:
             self._error(rid, e.code, e.message)
+        except argcheck.OutOfRange as e:
+            self._error(rid, "out_of_range", str(e))
+        except argcheck.BadValue as e:
+            self._error(rid, "bad_args", str(e))
         except Exception as e:  # a bug must not take the controller down
             self._error(rid, "internal", "%s: %s" % (type(e).__name__, e))
 
@@ -100,7 +104,6 @@ class Protocol:
 
     def op_info(self, args):
         b = self.app.board
-        lim = b["limits"]
         fw = self._firmware()  # also as "app" (interfaces.md: app.version, bundle, trial)
         return {
             "board": b["name"], "chip": b["chip"],
@@ -108,12 +111,7 @@ class Protocol:
             "identity": provision.board_identity(self.app.store),
             "runtime": status.runtime(), "platform": sys.platform,
             "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],
-            "limits": {
-                "thermal": {k: lim["thermal"][k] for k in ("target_c", "hot_c", "dangerous_c")},
-                "vout": {"min": lim["vout"]["min"], "max": lim["vout"]["max"], "default": lim["vout"]["default"]},
-                "freq_mhz": {"min": lim["freq_mhz"]["min"], "max": lim["freq_mhz"]["max"], "default": lim["freq_mhz"]["default"]},
-                "heartbeat_timeout_s": lim["heartbeat_timeout_s"],
-            },
+            "limits": argcheck.info_limits(b),
         }
 
     def _firmware(self):
@@ -130,62 +128,54 @@ class Protocol:
         return fw
 
     def op_set_freq(self, args):
-        """{"mhz": F, "module": M (default all), "chip": I (default all)}: ramped, per chip."""
-        mhz = self._number(args, "mhz")
-        m = args.get("module")
+        """{"mhz": F, "module": M (default every present one), "chip": I (default all)}: ramped."""
+        f = self.app.board["limits"]["freq_mhz"]
+        mhz = argcheck.number("frequency", args.get("mhz"), f["min"], f["max"], " MHz")
         mods = self._module_arg(args)
         chip = args.get("chip", -1)
-        if isinstance(chip, bool) or not isinstance(chip, int) or (chip != -1 and chip < 0):
-            raise ProtocolError("bad_args", "chip must be a chip index")
-        try:
-            for mod in mods:
-                mod.set_freq(float(mhz), chip)
-        except ValueError as e:
-            raise ProtocolError("out_of_range", str(e))
-        return {"mhz": mhz, "module": m, "chip": chip}
+        if chip != -1:
+            argcheck.integer("chip", chip, 0, self.app.board["module"]["chips"] - 1)
+        for mod in mods:
+            mod.set_freq(float(mhz), chip)
+        return {"mhz": mhz, "module": args.get("module"), "chip": chip, "modules": [m.slot for m in mods]}
 
-    def _module_arg(self, args, required=False):
+    def _module_arg(self, args, required=False, every=False):
+        """The modules a request names: the one in `module` (its slot must hold one), else every
+        present module (every slot with `every`). Settings of an empty slot would be lost at the
+        next insertion."""
         mods = self.app.modules
         m = args.get("module")
-        if m is None and not required:
+        if m is None and every:
             return mods
-        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < len(mods):
-            raise ProtocolError("bad_args", "module must be 0..%d" % (len(mods) - 1))
+        if m is None and not required:
+            present = [x for x in mods if x.state != "empty"]
+            if not present:
+                raise ProtocolError("bad_args", "no module is present")
+            return present
+        argcheck.integer("module", m, 0, len(mods) - 1)
+        if mods[m].state == "empty":
+            raise ProtocolError("bad_args", "slot %d is empty" % m)
         return [mods[m]]
 
-    def _number(self, args, key):
-        v = args.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ProtocolError("bad_args", "%s must be a number" % key)
-        return v
-
     def op_set_vout(self, args):
-        """{"volts": V, "module": M (default all)}: string voltage, ramped in the board's step."""
-        volts = self._number(args, "volts")
+        """{"volts": V, "module": M (default every present one)}: ramped in the board's step."""
+        v = self.app.board["limits"]["vout"]
+        volts = argcheck.number("voltage", args.get("volts"), v["min"], v["max"], " V")
         mods = self._module_arg(args)
-        try:
-            for m in mods:
-                m.set_vout(float(volts))
-        except ValueError as e:
-            raise ProtocolError("out_of_range", str(e))
-        return {"volts": volts}
+        for m in mods:
+            m.set_vout(float(volts))
+        return {"volts": volts, "modules": [m.slot for m in mods]}
 
     def op_power(self, args):
-        """{"target_w": W or null}: hold the board at W by frequency steps (null: no target)."""
-        w = args.get("target_w")
-        try:
-            self.app.set_power_target(None if w is None else w)
-        except ValueError as e:
-            raise ProtocolError("out_of_range", str(e))
-        return {"target_w": self.app.power.target_w}
+        """{"target_w": W or null}: hold the board at W by frequency steps (null: no target).
+        A curtailment stays in force: the target applies from `resume` on."""
+        self.app.set_power_target(args.get("target_w"))
+        return {"target_w": self.app.power.target_w, "curtailed": self.app.power.curtailed}
 
     def op_curtail(self, args):
         """{"level": percent of full power, default 0 = modules off}; persists across resets."""
         level = args.get("level", 0)
-        try:
-            self.app.curtail(level)
-        except ValueError as e:
-            raise ProtocolError("out_of_range", str(e))
+        self.app.curtail(level)
         return {"level": level}
 
     def op_resume(self, args):
@@ -193,22 +183,27 @@ class Protocol:
         return {"target_w": self.app.power.target_w}
 
     def op_heartbeat(self, args):
-        """{"policy": hold|curtail|off|null, "timeout_s": s}: arm (or disarm) the host contract."""
-        policy = args.get("policy", self.app.board["limits"]["heartbeat_policy"])
+        """{"policy": hold|curtail|off|null, "timeout_s": s}: arm (or disarm) the host contract.
+        A missing value takes the board definition's (docs/protocol.md)."""
+        lim = self.app.board["limits"]
+        policy = args.get("policy", lim["heartbeat_policy"])
         if policy is not None and policy not in ("hold", "curtail", "off"):
             raise ProtocolError("bad_args", "policy must be hold, curtail, off or null")
-        t = args.get("timeout_s", self.app.board["limits"]["heartbeat_timeout_s"])
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 1 <= t <= 3600:
-            raise ProtocolError("out_of_range", "timeout_s must be 1..3600")
+        t = args.get("timeout_s", lim["heartbeat_timeout_s"])
+        argcheck.number("heartbeat timeout", t, argcheck.HEARTBEAT_S[0], argcheck.HEARTBEAT_S[1], " s")
         self.app.arm_heartbeat(policy, t)
         return {"policy": policy, "timeout_s": t}
 
     def op_clear(self, args):
-        """Acknowledge latched faults (thermal lockout, regulator faults) on one or all modules."""
+        """Acknowledge latched faults (thermal lockout, regulator faults) on one module or every
+        slot; never powers anything. Says, per module, what it was and what it is now."""
         now = self.app.clock.ticks_ms()
-        for m in self._module_arg(args):
+        done = []
+        for m in self._module_arg(args, every=True):
+            before = status.brief(m)
             m.clear_fault(now)
-        return {"cleared": True}
+            done.append({"module": m.slot, "before": before, "after": status.brief(m)})
+        return {"cleared": True, "modules": done}
 
     def op_save_profile(self, args):
         """{"module": M}: the module's live per-chip targets and voltage into its EEPROM."""
@@ -258,6 +253,8 @@ class Protocol:
                 return {"module": m.slot, "serial": rec["serial"], "model": rec["model"], "seq": rec["seq"]}
         except provision.Exists as e:
             raise ProtocolError("exists", str(e))
+        except (argcheck.BadValue, argcheck.OutOfRange):
+            raise
         except ValueError as e:
             raise ProtocolError("bad_args", str(e))
         except OSError:

@@ -1,16 +1,14 @@
 # Factory provisioning (docs/update.md): the board's identity, a small JSON document on the MCU's
 # flash, and module identity EEPROMs. Written once, verified by read-back, and never overwritten
 # without force, so a production-line slip cannot erase a board's or a module's serial.
-from . import identity
+from . import argcheck, identity
 
 BOARD_DOC = "identity"
 
 
 def _text(args, key, maxlen, default=None):
-    v = args.get(key, default)
-    if not isinstance(v, str) or not 0 < len(v) <= maxlen:
-        raise ValueError("%s must be text of 1..%d characters" % (key, maxlen))
-    return v
+    # ASCII: the module record and the I2C map hold ASCII bytes; any other text would be cut
+    return argcheck.ascii_text(key, args.get(key, default), maxlen)
 
 
 def _date(args):
@@ -38,7 +36,8 @@ def provision_board(store, board, args):
     if old is not None and args.get("force") is not True:
         raise Exists("board already has identity %s (force to replace)" % old["serial"])
     # "board": the definition this hardware is made for; the loader refuses apps for any other
-    doc = {"serial": _text(args, "serial", 32), "model": _text(args, "model", 32, board["name"]),
+    doc = {"serial": _text(args, "serial", argcheck.SERIAL_LEN),
+           "model": _text(args, "model", argcheck.BOARD_MODEL_LEN, board["name"]),
            "date": _date(args), "board": board["name"]}
     store.write(BOARD_DOC, doc)
     if store.read(BOARD_DOC) != doc:
@@ -61,11 +60,11 @@ def provision_module(m, board, args, now):
     lim = board["limits"]
     mod = board["module"]
     vout = args.get("vout_mv", int(lim["vout"]["default"] * 1000 + 0.5))
-    grade = args.get("grade", 0)
-    for k, v, lo, hi in (("vout_mv", vout, 1, 65535), ("grade", grade, 0, 255)):
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError("%s must be an integer %d..%d" % (k, lo, hi))
-    rec = identity.encode(_text(args, "model", 16, mod.get("model", "module")), _text(args, "serial", 16),
+    # a nominal voltage outside the board's envelope would make the module incompatible
+    argcheck.integer("vout_mv", vout, int(lim["vout"]["min"] * 1000 + 0.5), int(lim["vout"]["max"] * 1000 + 0.5), " mV")
+    grade = argcheck.integer("grade", args.get("grade", 0), 0, 255)
+    rec = identity.encode(_text(args, "model", argcheck.MODEL_LEN, mod.get("model", "module")),
+                          _text(args, "serial", argcheck.SERIAL_LEN),
                           m.chain.chip.CHIP_ID, mod["chips"], mod["domains"], _date(args), grade, vout,
                           int(lim["freq_mhz"]["default"]), (old["seq"] + 1) & 0xFFFF if old else 1)
     identity.write(m.ee_i2c, m.eeprom_addr, rec, m._id_buf, m.clock.sleep_ms)

@@ -28,8 +28,14 @@ def module_doc(m):
             "thermal": {"state": STATES[m.thermal.state], "level": m.thermal.level,
                         "retries": m.thermal.retries, "cause": m.thermal.cause},
             "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()),
-            "profile": "stored" if m.profile is not None else (
+            "profile": None if m.state == "empty" else "stored" if m.profile is not None else (
                 "default" if m.profile_note is None else "ignored:" + m.profile_note)}
+
+
+def brief(m):
+    """What `clear` reports of a module before and after it."""
+    return {"state": m.state, "cause": m.cause, "thermal": STATES[m.thermal.state],
+            "vrm_faults": list(m.vrm_faults)}
 
 
 def chain_doc(m):
@@ -52,9 +58,10 @@ def regulator_doc(m):
 
 def temps_docs(m):
     out = []
+    empty = m.state == "empty"
     for i, s in enumerate(m.sensors):
-        t = m.temps[i]
-        err = m.sensor_err[i]
+        t = None if empty else m.temps[i]  # a sensor that left with its module reads nothing
+        err = "empty" if empty else m.sensor_err[i]
         out.append({"name": s.name, "module": m.slot, "celsius": _r(t, 2),
                     "ok": t is not None and not err, "error": err or None})
     return out

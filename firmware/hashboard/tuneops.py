@@ -32,5 +32,21 @@ def install(protocol, app):
             raise ProtocolError("bad_args", "chips needs a module")
         return app.tuning.doc(m, chips)
 
+    def op_profiles(args):
+        """{"module": M}: the tuned profile each module carries (as read at its insertion, or as
+        last saved), and why a stored one is not in use."""
+        m = module_arg(args)
+        out = []
+        for mod in app.modules:
+            if m is not None and mod.slot != m:
+                continue
+            p = mod.profile
+            out.append({"module": mod.slot, "state": mod.state, "serial": mod.serial,
+                        "profile": None if p is None else {"vout": p["vout_mv"] / 1000.0, "seq": p["seq"],
+                                                           "freqs_mhz": p["freqs"]},
+                        "note": mod.profile_note})
+        return {"modules": out}
+
     protocol.ops["tune"] = op_tune
     protocol.ops["tune_status"] = op_tune_status
+    protocol.ops["profiles"] = op_profiles

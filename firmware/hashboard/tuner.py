@@ -49,8 +49,11 @@ class ModuleTuner:
         self.converged_ms = None  # board ms from start to the first convergence
 
     # ------------------------------------------------------------ commands
-    def start(self, mode, goal, freqs, vs, now):
-        """Begin tuning from the module's present settings (or a stored profile's)."""
+    def start(self, mode, goal, freqs, vs, now, v_ceiling=None):
+        """Begin tuning from the module's present settings (or a stored profile's). v_ceiling:
+        the highest string voltage this module may get (its rating), inside the board's."""
+        top = self.vlim["max"] if v_ceiling is None else min(self.vlim["max"], v_ceiling)
+        self.search.vmax = max(self.vlim["min"], top)
         self.mode = mode
         self.goal = float(goal)
         self.phase = 1
@@ -189,9 +192,9 @@ class ModuleTuner:
             return
         drift = False
         if self.mode == POWER and ceiling is not None:
-            drift = power_w < ceiling * (1 - 3 * TOL) and self.vs < self.vlim["max"] - 1e-6 and not self.edges.at_max()
+            drift = power_w < ceiling * (1 - 3 * TOL) and self.vs < self.search.vmax - 1e-6 and not self.edges.at_max()
         elif self.mode != POWER:
-            drift = ths < self.goal * (1 - 2 * TOL) and self.vs < self.vlim["max"] - 1e-6
+            drift = ths < self.goal * (1 - 2 * TOL) and self.vs < self.search.vmax - 1e-6
         if drift:
             self.phase = 1
             self.search.start(self.mode, self.goal, self.vs)

@@ -36,6 +36,8 @@ class Tuning:
     # ------------------------------------------------------------ goals
     def validate(self, mode, goal, module):
         """Raise ValueError naming what is wrong; returns (mode id, goal)."""
+        if not isinstance(mode, str):
+            raise ValueError("mode must be power, hashrate, efficiency or off")
         if mode == "off":
             return OFF, 0.0
         if mode not in MODE_IDS:
@@ -101,7 +103,9 @@ class Tuning:
         """running: module states counted as hashing. Called after the telemetry sweep."""
         app = self.app
         mods = app.modules
-        hashing = [m.state in running and not m.curtail_off for m in mods]
+        # curtailment has priority: a curtailed board (any level) is held by the power cap alone
+        curtailed = app.power.curtailed
+        hashing = [m.state in running and not m.curtail_off and not curtailed for m in mods]
         for i, m in enumerate(mods):
             tu = self.tuners[i]
             if not hashing[i]:
@@ -117,11 +121,8 @@ class Tuning:
                     tu.stop()
                     self._applied[i] = None
                 continue
-            if self._applied[i] is None or self._applied[i][0] != want[0]:
-                tu.start(want[0], want[1], m.chain.target, m.vout_user, now)
-                self._applied[i] = want
-            elif abs(self._applied[i][1] - want[1]) > 1e-6:
-                tu.start(want[0], want[1], m.chain.target, m.vout_user, now)  # a new share
+            if self._applied[i] is None or self._applied[i] != want:  # new goal, or a new share
+                tu.start(want[0], want[1], m.chain.target, m.vout_user, now, self._rating(m))
                 self._applied[i] = want
             self._observe(m, tu, now)
             self._keep(i, m, tu, now)
@@ -144,6 +145,14 @@ class Tuning:
             self.app.emit(now, "tune", i, "converged: profile %d saved (%.2f V)" % (p["seq"], p["vout_mv"] / 1000.0))
         except (OSError, ValueError) as e:
             self.app.emit(now, "tune", i, "converged: profile not saved (%s)" % e)
+
+    def _rating(self, m):
+        """A module is never tuned above its own nominal voltage (its identity EEPROM), or
+        above what the host set for it if that is higher: the board's limit is the board's,
+        the module's rating is the module's."""
+        ident = m.ident
+        nominal = ident["vout_mv"] / 1000.0 if ident and ident.get("vout_mv") else m.vlim["default"]
+        return max(nominal, m.vout_user)
 
     def _observe(self, m, tu, now):
         c = m.chain
@@ -174,7 +183,7 @@ class Tuning:
                 continue
             tu = self.tuners[i]
             d = tu.doc()
-            d["slot"] = i
+            d["module"] = i
             d["power_w"] = round(tu.power_w, 1)
             d["ths"] = round(tu.ths, 3)
             d["jth"] = round(tu.power_w / tu.ths, 2) if tu.ths > 0 else None
@@ -184,8 +193,8 @@ class Tuning:
             if chips:
                 c = m.chain
                 e = tu.edges
-                d["chips"] = [{"freq_mhz": c.target[k], "err": round(c.err_rate[k], 5), "ghs": round(c.ghs[k], 1),
-                               "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
+                d["chips"] = [{"index": k, "freq_mhz": c.target[k], "error_rate": round(c.err_rate[k], 5),
+                               "ghs": round(c.ghs[k], 1), "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
                               for k in range(c.expected)]
             mods.append(d)
         own = [None if o is None else {"mode": MODES[o[0]], "target": o[1]} for o in self.own]

@@ -1,4 +1,4 @@
-"""Physical model of hashing modules (normative text: shared/reference/chip-model.md).
+"""Physical model of hashing modules (normative text: docs/chip-model.md).
 
 Units: MHz, V, W, A, degC, seconds. One ModuleModel per inserted module; the chain emulator
 writes the digital state (PLL frequency, cores enabled) and reads hashrate/error fractions."""

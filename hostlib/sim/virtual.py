@@ -15,10 +15,12 @@ import subprocess
 import tempfile
 import termios
 import threading
+import time
 import tty
 from pathlib import Path
 
 from .. import boards
+from ..errors import HbError
 from ..paths import FIRMWARE, SHIM
 from .busserver import BusServer
 from .mcumonitor import McuMonitor
@@ -29,6 +31,10 @@ FLASH_BYTES = 1024 * 1024
 # 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 320k here holds
 # what needs roughly half of it on an RP2040 (about 190 KB of heap) or an ESP32-S3.
 DEFAULT_HEAP = "320k"
+
+
+class BootError(HbError):
+    """The virtual board's controller did not start."""
 
 
 def _micropython() -> str:
@@ -71,6 +77,7 @@ class VirtualBoard:
         self.board_state: str | None = None
         self.board_state_ms: int | None = None
         self.ready = threading.Event()
+        self._boot_error: str | None = None  # the last error line printed before the first ready
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "VirtualBoard":
@@ -174,6 +181,8 @@ class VirtualBoard:
         self._lines = (self._lines + data)[-8192:]
         while b"\n" in self._lines:
             line, _, self._lines = self._lines.partition(b"\n")
+            if not self.ready.is_set() and b"Error" in line and not line.startswith(b"@"):
+                self._boot_error = line.strip().decode(errors="replace")
             if line.startswith(b"@ev ") and b'"state"' in line:
                 try:
                     ev = json.loads(line[4:])
@@ -188,6 +197,17 @@ class VirtualBoard:
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait (wall seconds) until the controller reports a state other than booting."""
         return self.ready.wait(timeout)
+
+    def wait_booted(self, timeout: float = 60.0) -> None:
+        """Wait (wall seconds, in short slices a signal can interrupt) for the first ready
+        controller; BootError naming why not: the interpreter reached its REPL after an error
+        (a heap too small, a broken firmware), or the time ran out."""
+        end = time.monotonic() + timeout
+        while not self.ready.wait(0.1):
+            if self.restarts == 0 and self._mode == "friendly" and self._tail.endswith(b">>> "):
+                raise BootError(f"virtual board failed to boot: {self._boot_error or 'the controller ended at the REPL'}")
+            if time.monotonic() > end:
+                raise BootError(f"virtual board did not finish booting within {timeout:g} s")
 
     def _track_mode(self, data: bytes) -> None:
         self._watch_events(data)
