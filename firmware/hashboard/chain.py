@@ -16,6 +16,13 @@ _ID_CHECK_EVERY = const(5)  # sweeps between broadcast chip-id checks
 _NOT_READING = const(-1)  # between reads: a late reply is stale, never the next read's answer
 
 
+def _delta(hi, lo, old_hi, old_lo):
+    """Counter advance since the last reading (uint32, wrapping). A counter that restarted (a
+    module seated again, a chip reset) reads as a huge advance: 0 then, the next sweep counts."""
+    d = ((hi - old_hi) & 0xFFFF) * 65536 + lo - old_lo
+    return d if 0 <= d < 0x40000000 else 0
+
+
 class Chain:
     def __init__(self, uart, chip, expected, clock):
         self.uart = uart
@@ -148,13 +155,13 @@ class Chain:
         self.answered[idx] += 1
         now = self.clock.ticks_ms() & 0x3FFFFFFF
         if reg == self.chip.REG_HASH_TOTAL:
-            self._dtot[idx] = ((value_hi - self._hi[idx]) & 0xFFFF) * 65536 + value_lo - self._lo[idx]
+            self._dtot[idx] = _delta(value_hi, value_lo, self._hi[idx], self._lo[idx])
             self._hi[idx] = value_hi
             self._lo[idx] = value_lo
             self._dt_tot[idx] = ticks_diff(now, self._t_tot[idx])
             self._t_tot[idx] = now
         else:
-            self._derr[idx] = ((value_hi - self._ehi[idx]) & 0xFFFF) * 65536 + value_lo - self._elo[idx]
+            self._derr[idx] = _delta(value_hi, value_lo, self._ehi[idx], self._elo[idx])
             self._ehi[idx] = value_hi
             self._elo[idx] = value_lo
             self._dt_err[idx] = ticks_diff(now, self._t_err[idx])
