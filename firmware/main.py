@@ -4,6 +4,12 @@ import bootsel
 
 if bootsel.current is not None:
     try:
+        import gc
+
+        # a board flashed by hand compiles the app's sources here: collecting often keeps the
+        # compiler's garbage from fragmenting the heap the app's buffers need next
+        gc.collect()
+        gc.threshold(4096)
         import hbmain
 
         hbmain.run(bootsel)

@@ -38,6 +38,24 @@ def read_until(ser, marker: bytes, timeout: float) -> bytes:
     return buf
 
 
+def _worst_error_fractions() -> list[list[float]]:
+    """Each chip's hardware-error fraction at 525 MHz on the default board (seed 0), a little
+    past its steady state in 25 C air (junction 70 C against ~68 C, domain 0.7 % under nominal
+    against 0.5 %): the physics' own answer, per chip."""
+    import math
+
+    from hostlib.sim.physics import DEFAULTS, build_module
+    out = []
+    for slot in range(4):
+        m = build_module(0, slot, 24, 4, None, 550.0, 0.108)
+        row = []
+        for chip in m.chips:
+            x = (525.0 - m.fmax(chip, 1.15 * 0.993, 70.0)) / DEFAULTS["W"]
+            row.append(1.0 / (1.0 + math.exp(-x)))
+        out.append(row)
+    return out
+
+
 def test_status_acceptance(port, on_sim):
     st = status(port)
     assert st["runtime"]["name"] == "micropython"
@@ -52,15 +70,35 @@ def test_status_acceptance(port, on_sim):
     for t in st["temps"]:
         assert t["ok"] and 15 < t["celsius"] < 75
     assert len(st["chips"]) == 96
+    worst = _worst_error_fractions()
     for c in st["chips"]:
         assert c["freq_mhz"] == pytest.approx(525.0)
-        # 2 %, as the fast lane: the emulators count hashes on the firmware's own board time, so a
-        # busy host cannot put a hiccup between the counter sample and the firmware's timestamp
-        assert c["ghs"] == pytest.approx(525 * 2040 / 1000, rel=0.02) and c["error_rate"] < 0.01
+        # good hashes only: the reported GH/s is the chip's work less its errors (2 %, as the fast
+        # lane: the emulators count on the firmware's own board time, so a busy host cannot put a
+        # hiccup between the counter sample and the firmware's timestamp)
+        assert c["ghs"] == pytest.approx(525 * 2040 / 1000 * (1 - c["error_rate"]), rel=0.02)
+        # within 1 % unless this chip's silicon cannot hold 525 MHz once the board is warm: seed 0
+        # has one such chip (m2 c11, F 560 MHz, ~1.9 % at steady state). How warm the board is
+        # when this test reads depends on how long the shared board has run, so the bound is the
+        # chip's own steady-state figure from the physics, not a fixed threshold.
+        bound = max(0.01, 2 * worst[c["module"]][c["index"]])
+        assert c["error_rate"] < bound, (c, bound)
     # the heap limit is real (the virtual board's -X heapsize) and the controller lives within it,
     # with room left for a reply's allocation in a fragmented heap
     assert st["heap"]["total"] <= 320 * 1024
     assert 0 < st["heap"]["peak"] < 0.9 * st["heap"]["total"]
+
+
+def test_cold_boot_from_sources_has_heap_to_spare(sim_only):
+    """A board flashed by hand compiles the app's sources at every boot: that must fit with
+    10 % of the default heap to spare, first boot and after a power cut alike (it once failed
+    only after a power cut, with MemoryError in an import, at the default heap itself)."""
+    with VirtualBoard(speed=SPEED, heap="288k") as vb:
+        vb.wait_booted(60)
+        vb.power_cut()
+        vb.power_on()
+        vb.wait_booted(60)
+        assert vb.board_state not in (None, "booting")
 
 
 def test_info_reports_board_limits(port):

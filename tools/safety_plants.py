@@ -137,6 +137,17 @@ def _fast_swap_and_power_good_ignored(p):
     _reset_without_power_good(p)
 
 
+def _off_not_resent(p):
+    """Audit F1. An off whose writes did not take (the expander or regulator not answering)
+    was taken as done: nothing sent it again, the chain stayed out of reset unpowered."""
+    orig = mod.Module._hw_off
+
+    def hw_off(self):
+        orig(self)
+        self.off_pending = False
+    p(mod.Module, "_hw_off", hw_off)
+
+
 PLANTS = {
     "latch_passes_to_replacement": _latch_passes_to_replacement,
     "clear_resume_repowers_hot": _clear_resume_repowers_hot,
@@ -147,6 +158,7 @@ PLANTS = {
     "fast_swap_and_power_good_ignored": _fast_swap_and_power_good_ignored,
     "bad_stored_setting_is_fatal": _bad_stored_setting_is_fatal,
     "flood_starves_the_loop": _flood_starves_the_loop,
+    "off_not_resent": _off_not_resent,
 }
 
 

@@ -76,6 +76,7 @@ class Module:
         self.profile_note = None  # why a stored profile was not used
         self._prof_buf = bytearray(profile.RECORD_LEN)
         self._fresh = True  # next identification is of a newly inserted module
+        self.generation = 0  # counts departures: a swap (even within one presence sample) moves it
         self.cal_iout = 1.0
         self.thermal_stop = False  # off because the thermal guard stopped it (recovery may restart)
         self.hb_off = False  # held off by the host heartbeat policy 'off' until resume
@@ -145,6 +146,7 @@ class Module:
         """The module left (or was swapped): the next one brings its own identity, profile and
         settings, and inherits none of this one's safety history (thermal latch, sensor
         failures, regulator faults, calibration)."""
+        self.generation += 1  # whatever learned this module (the tuner's heat fit) starts over
         self.chain.found = 0
         self.serial = None
         self.ident = None

@@ -135,6 +135,7 @@ class Protocol:
         chip = args.get("chip", -1)
         if chip != -1:
             argcheck.integer("chip", chip, 0, self.app.board["module"]["chips"] - 1)
+        self._not_tuned(mods)
         for mod in mods:
             mod.set_freq(float(mhz), chip)
         return {"mhz": mhz, "module": args.get("module"), "chip": chip, "modules": [m.slot for m in mods]}
@@ -157,11 +158,21 @@ class Protocol:
             raise ProtocolError("bad_args", "slot %d is empty" % m)
         return [mods[m]]
 
+    def _not_tuned(self, mods):
+        """Frequency and voltage belong to a tuning goal (tune, or a board power target) while
+        one is set: a manual value would be silently undone, so it is refused, naming the goal."""
+        for m in mods:
+            g = self.app.tuning.owner(m.slot)
+            if g is not None:
+                raise ProtocolError("tuning_active", "module %d is tuned for %s: end the goal first "
+                                    "(tune --off, or power --off)" % (m.slot, g))
+
     def op_set_vout(self, args):
         """{"volts": V, "module": M (default every present one)}: ramped in the board's step."""
         v = self.app.board["limits"]["vout"]
         volts = argcheck.number("voltage", args.get("volts"), v["min"], v["max"], " V")
         mods = self._module_arg(args)
+        self._not_tuned(mods)
         for m in mods:
             m.set_vout(float(volts))
         return {"volts": volts, "modules": [m.slot for m in mods]}

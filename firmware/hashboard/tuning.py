@@ -32,6 +32,7 @@ class Tuning:
         self._saved = bytearray(len(app.modules))  # this convergence is in the module's EEPROM
         self._t_saved = [None] * len(app.modules)  # type: list
         self._t_start = 0
+        self._gen = [0] * len(app.modules)  # the module generation each tuner's heat fit is of
 
     # ------------------------------------------------------------ goals
     def validate(self, mode, goal, module):
@@ -88,6 +89,16 @@ class Tuning:
         own = [None if o is None else [MODES[o[0]], o[1]] for o in self.own]
         return {"mode": MODES[self.mode], "goal": self.goal, "modules": own}
 
+    def owner(self, i):
+        """The goal that owns module i's frequencies and voltage, as words, or None. A manual
+        setting under it would be undone at the tuner's next step, so it is refused instead."""
+        g = self.own[i]
+        if g is None and self.mode != OFF:
+            g = (self.mode, self.goal)
+        if g is None or g[0] == OFF:
+            return None
+        return "%s %s%s" % (MODES[g[0]], g[1], "" if self.own[i] is not None else " (board)")
+
     def _goal_for(self, i, hashing):
         if self.own[i] is not None:
             return self.own[i]
@@ -108,12 +119,13 @@ class Tuning:
         hashing = [m.state in running and not m.curtail_off and not curtailed for m in mods]
         for i, m in enumerate(mods):
             tu = self.tuners[i]
+            if m.generation != self._gen[i]:
+                self._gen[i] = m.generation
+                tu.forget_heat()  # another module's heat sink (a swap, however fast)
             if not hashing[i]:
                 if tu.mode != OFF:
                     tu.stop()
                     self._applied[i] = None
-                    if m.state == "empty":
-                        tu.forget_heat()  # another module's heat sink may come next
                 continue
             want = self._goal_for(i, hashing)
             if want[0] == OFF:

@@ -32,7 +32,7 @@ class Fault:
         if self.kind == "sensor":
             return f"sensor:{self.name}:{self.mode}"
         if self.kind == "i2c":
-            return "i2c:hang"
+            return "i2c:hang" if self.mode == "hang" else "i2c:expander:nack"
         return f"uart:{self.module}:noise={self.value:g}"
 
 
@@ -96,8 +96,10 @@ def parse(spec: str, slots: int, chips: int, sensors: list[str]) -> Fault:
             raise FaultSpecError(f"fault spec {spec!r}: sensor mode must be one of {', '.join(SENSOR_MODES)}")
         return Fault("sensor", name=name, mode=mode)
     if kind == "i2c":
+        if rest == "expander:nack":  # the slots' I/O expander stops answering (enable, reset, present)
+            return Fault("i2c", mode="expander_nack")
         if rest != "hang":
-            raise FaultSpecError(f"fault spec {spec!r}: expected i2c:hang")
+            raise FaultSpecError(f"fault spec {spec!r}: expected i2c:hang or i2c:expander:nack")
         return Fault("i2c", mode="hang")
     if kind == "uart":
         m_text, _, arg = rest.partition(":")

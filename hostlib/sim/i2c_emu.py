@@ -4,6 +4,8 @@ physical units with fault injection."""
 
 from __future__ import annotations
 
+from collections import deque
+
 from typing import Callable
 
 from hashboard import pmbus as pm
@@ -76,6 +78,7 @@ class TPS546Emu(RegPointerDevice):
         self.temp_c = 25.0  # backend: die temperature
         self.fault: str | None = None  # injected: ot, oc, uv
         self.commanded_outside: list[float] = []  # every VOUT_COMMAND outside [min,max] seen
+        self.vout_writes: deque[float] = deque(maxlen=8)  # the last VOUT_COMMANDs, for a test's story
         self.control_pin = True  # CONTROL/EN input (ON_OFF_CONFIG 0x1B needs it and OPERATION)
         self.has_input = True  # False once the module leaves its slot (no 12 V)
 
@@ -155,6 +158,7 @@ class TPS546Emu(RegPointerDevice):
             self.words[reg] = word
             if reg == pm.VOUT_COMMAND:
                 v = self._v(reg)
+                self.vout_writes.append(round(v, 3))
                 if not (self._v(pm.VOUT_MIN) - 1e-9 <= v <= self._v(pm.VOUT_MAX) + 1e-9):
                     self.commanded_outside.append(v)
 

@@ -90,6 +90,7 @@ class SimBoard:
         self.wdt_fed_ms = 0
         self.events: list[tuple[int, str]] = []
         self.i2c_hang = False  # a device holding the bus: transactions never complete
+        self.expander_nack = False  # the I/O expander does not acknowledge: its pins keep their state
         self.collisions: list[tuple[int, int]] = []  # (bus, addr) seated twice
         self.target_addr: int | None = None  # the MCU's own I2C target (control-board interface)
         self.target_mem = bytearray()
@@ -243,6 +244,9 @@ class SimBoard:
         if f.kind == "airflow":
             self.airflow = f.value if on else 1.0
             return
+        if f.kind == "i2c" and f.mode == "expander_nack":
+            self.expander_nack = on
+            return
         if f.kind == "i2c":
             self.i2c_hang = on
             return
@@ -360,7 +364,7 @@ class SimBoard:
         with self.lock:
             self.advance()
             dev = self.buses.get(bus, {}).get(addr)
-            if dev is None:
+            if dev is None or (self.expander_nack and dev is self.expander):
                 raise Nack()
             out = b""
             if write is not None:

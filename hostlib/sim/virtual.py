@@ -183,6 +183,11 @@ class VirtualBoard:
             line, _, self._lines = self._lines.partition(b"\n")
             if not self.ready.is_set() and b"Error" in line and not line.startswith(b"@"):
                 self._boot_error = line.strip().decode(errors="replace")
+            # an interpreter killed mid-line (a power cut, a watchdog bite) leaves a fragment
+            # that the next boot's first line is appended to: the event is its last "@ev "
+            at = line.rfind(b"@ev ")
+            if at > 0:
+                line = line[at:]
             if line.startswith(b"@ev ") and b'"state"' in line:
                 try:
                     ev = json.loads(line[4:])
@@ -204,7 +209,8 @@ class VirtualBoard:
         (a heap too small, a broken firmware), or the time ran out."""
         end = time.monotonic() + timeout
         while not self.ready.wait(0.1):
-            if self.restarts == 0 and self._mode == "friendly" and self._tail.endswith(b">>> "):
+            failed = self.restarts == 0 or self._boot_error is not None  # a REPL after an error
+            if failed and self._mode == "friendly" and self._tail.endswith(b">>> "):
                 raise BootError(f"virtual board failed to boot: {self._boot_error or 'the controller ended at the REPL'}")
             if time.monotonic() > end:
                 raise BootError(f"virtual board did not finish booting within {timeout:g} s")
@@ -253,12 +259,14 @@ class VirtualBoard:
         self.sim.mcu_reset()
         self.ready.clear()
         self.board_state = None
+        self._lines = b""  # the killed interpreter's unfinished line is not the next boot's
 
     def power_on(self) -> None:
         """Power back: a cold boot through boot.py and main.py from the flash image."""
         with self._life:
             self._mode = "friendly"
             self._tail = b""
+            self._boot_error = None
             self.restarts += 1
             self._launch()
             self._powered = True

@@ -1,0 +1,48 @@
+"""What a tuning goal owns and what a module carries away (fast lane, the firmware's own code):
+manual frequency and voltage under a goal are refused rather than silently undone, and a
+module swapped faster than one presence sample does not hand its heat fit to the next."""
+
+import json
+
+from hostlib.eeprom_image import module_image
+from hostlib.sim.fastlane import FastBoard
+
+
+def reply(fb, op, **args):
+    return json.loads(fb.request(op, **args)[4:])
+
+
+def test_manual_settings_under_a_goal_are_refused_naming_it():
+    fb = FastBoard("modular-4x")
+    fb.run_for(3000)
+    assert reply(fb, "set_freq", mhz=500.0, module=1)["ok"]  # no goal yet: accepted
+    assert reply(fb, "tune", mode="power", target=300.0, module=1)["ok"]
+    for op, args in (("set_freq", {"mhz": 450.0, "module": 1}), ("set_vout", {"volts": 4.5, "module": 1}),
+                     ("set_freq", {"mhz": 450.0})):  # every module: module 1 among them
+        r = reply(fb, op, **args)
+        assert not r["ok"] and r["error"]["code"] == "tuning_active", r
+        assert "module 1" in r["error"]["message"] and "power 300" in r["error"]["message"]
+    assert fb.app.modules[1].vout_user != 4.5
+    assert reply(fb, "set_freq", mhz=450.0, module=2)["ok"]  # a module without a goal is free
+    assert reply(fb, "tune", mode="off", module=1)["ok"]
+    assert reply(fb, "set_vout", volts=4.5, module=1)["ok"]
+    # a board power target owns every module
+    assert reply(fb, "power", target_w=900.0)["ok"]
+    r = reply(fb, "set_vout", volts=4.4, module=3)
+    assert r["error"]["code"] == "tuning_active" and "(board)" in r["error"]["message"]
+    assert reply(fb, "power", target_w=None)["ok"]
+    assert reply(fb, "set_vout", volts=4.4, module=3)["ok"]
+
+
+def test_a_fast_swap_starts_the_heat_fit_over():
+    fb = FastBoard("modular-4x")
+    fb.run_for(3000)
+    assert reply(fb, "tune", mode="power", target=300.0, module=0)["ok"]
+    tu = fb.app.tuning.tuners[0]
+    fb.run_for(60000)
+    assert tu.heat.n > 0  # it has been learning this module's heat sink
+    fb.sim.remove_module(0)
+    fb.sim.insert_module(0, module_image("SWAPPED-1", vout_mv=4600))  # within one presence sample
+    fb.run_for(1500)
+    assert fb.app.modules[0].generation >= 1
+    assert tu.heat.n == 0 and tu.heat.coef is None
