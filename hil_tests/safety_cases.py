@@ -145,3 +145,20 @@ def fast_swap(lane) -> None:
     st, _ = wait_for(lane, state_is(0, *RUNNING), 10_000)
     assert st["modules"][0]["serial"] == "LOW-42"
     assert st["regulators"][0]["vout_set"] <= 4.2 + 1e-6
+
+
+def off_during_expander_nack(lane) -> None:
+    """The audit's off that did not take: the expander (enable and reset lines) stops answering
+    just as a regulator fault turns module 0 off. The regulator goes off over PMBus, but the
+    lines stay where they were until the expander answers again; then the off is sent again and
+    the chain goes back into reset, with no host command."""
+    lane.sim.inject("i2c:expander:nack")
+    lane.sim.inject("vrm:0:oc")
+    wait_for(lane, state_is(0, "fault"), 2000)
+    watch(lane, 800, lambda: None)
+    assert not lane.sim.reset_lines[0] and lane.sim.vrm_enable[0], "the expander took a write while NACKing"
+    lane.sim.clear("i2c:expander:nack")
+    watch(lane, 1500, lambda: None)
+    assert lane.sim.reset_lines[0], "chain left out of reset after the expander answered again"
+    assert not lane.sim.vrm_enable[0], "enable line left high after the expander answered again"
+    lane.sim.clear("vrm:0:oc")

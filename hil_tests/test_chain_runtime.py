@@ -29,8 +29,12 @@ CASES = [("chip:{m}.{i}:dead", "{i}", "no_response"), ("link:{m}.{i}", "{i1}", "
          ("chip:{m}.{i}:unstable", "{i}", "unstable")]
 
 
-@pytest.mark.parametrize("spec,chip,cause", CASES)
-@pytest.mark.parametrize("m,i", [(0, 0), (1, 13), (2, 22), (3, 6)])
+PLACES = [(0, 0), (1, 13), (2, 22), (3, 6)]  # first chip, middle, next to last, early; each module
+# every fault kind at two places, the places rotating so each kind and each place is covered
+RUNTIME = [(*CASES[k], *PLACES[(k + j) % 4]) for k in range(len(CASES)) for j in (0, 2)]
+
+
+@pytest.mark.parametrize("spec,chip,cause,m,i", RUNTIME)
 def test_runtime_fault_is_located_and_others_keep_hashing(fast, spec, chip, cause, m, i):
     fb = hashing_board(fast)
     before = [x["ghs"] for x in fb.status()["modules"]]

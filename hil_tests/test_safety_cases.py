@@ -32,7 +32,7 @@ bootsel = _load_bootsel()
 
 SPEED = 20.0
 CASES = [C.latch_then_replace, C.clear_resume_while_hot, C.recovery_leaves_other_stops_alone,
-         C.enable_stuck_low, C.fast_swap]
+         C.enable_stuck_low, C.fast_swap, C.off_during_expander_nack]
 BIN = Path(sys.executable).parent
 
 
