@@ -8,6 +8,9 @@
 # holds still. From it: the steady reading of a power, Tb + R P, and the power whose steady
 # reading is a limit, (T_lim - Tb)/R, so the tuner moves to a sustainable power in one step
 # instead of throttling one level per period behind a rising sensor.
+# Until the first fit (half a minute, and the reading must move 3 degC) the board definition's
+# nominal R stands in, with Tb tracked from the readings the same way: a hot room or a weak
+# fan is then seen in the first ten seconds, not after the thermal guard has had to throttle.
 from array import array
 
 from .compat import const
@@ -19,8 +22,9 @@ _MIN_SPREAD_C = 3.0  # the fit needs the reading to move to see the slope
 
 
 class HeatFit:
-    def __init__(self, c_th):
+    def __init__(self, c_th, r_nominal=None):
         self.c_th = c_th
+        self.r_nominal = r_nominal  # K/W, the board definition's; None: wait for a fit
         self.y = array("f", [0.0] * WINDOW)
         self.t = array("f", [0.0] * WINDOW)
         self.rt = array("f", [0.0] * _SPAN)  # raw readings and powers, a ring
@@ -34,6 +38,7 @@ class HeatFit:
         self.rn = 0
         self.ts = None
         self.coef = None  # (R K/W, Tb degC) of the last trustworthy fit
+        self.tb_nominal = None  # Tb seen through the nominal R, until there is a fit
         self.rate = 0.0  # degC/s of the hottest sensor over the last _SPAN samples
 
     def sample(self, power_w, t_hot):
@@ -65,6 +70,11 @@ class HeatFit:
         if self.n < WINDOW:
             self.n += 1
         self._fit()
+        if self.coef is None and self.r_nominal:
+            r = self.r_nominal
+            seen = self.ts + r * self.c_th * self.rate - r * sp / _SPAN
+            tb = self.tb_nominal
+            self.tb_nominal = seen if tb is None else tb + 0.2 * (seen - tb)
         if self.coef is not None:
             # the zero-power temperature each sample implies with the learned R (the steady
             # reading is T + R C dT/dt): tracks a drifting ambient between fits
@@ -98,14 +108,24 @@ class HeatFit:
         if 0.005 < r < 5.0:
             self.coef = (r, tb)
 
+    def _model(self):
+        """(R, Tb): the fit's, else the nominal R with its tracked Tb, else None."""
+        if self.coef is not None:
+            return self.coef
+        if self.tb_nominal is not None:
+            return self.r_nominal, self.tb_nominal
+        return None
+
     def steady(self, power_w):
         """Predicted steady reading of the hottest sensor at power_w, or None."""
-        if self.coef is None:
+        m = self._model()
+        if m is None:
             return None
-        return self.coef[1] + self.coef[0] * power_w
+        return m[1] + m[0] * power_w
 
     def sustainable(self, power_w, t_lim):
         """The power whose steady hottest reading is t_lim (None: no estimate yet)."""
-        if self.coef is None:
+        m = self._model()
+        if m is None:
             return None
-        return max(0.0, (t_lim - self.coef[1]) / self.coef[0])
+        return max(0.0, (t_lim - m[1]) / m[0])

@@ -24,7 +24,7 @@ PHASES = ("off", "probing", "converged")
 
 
 class ModuleTuner:
-    def __init__(self, n, domains, flim, vlim, hot_c, v_threshold, c_th):
+    def __init__(self, n, domains, flim, vlim, hot_c, v_threshold, c_th, r_th=None):
         self.n = n
         self.v_thr = v_threshold * domains  # string volts at which the chips stop switching
         self.flim = flim
@@ -32,7 +32,7 @@ class ModuleTuner:
         self.t_lim = hot_c - _T_MARGIN_C
         self.edges = ChipEdges(n, flim["min"], flim["max"])
         self.search = VoltageSearch(vlim["min"], vlim["max"])
-        self.heat = HeatFit(c_th)
+        self.heat = HeatFit(c_th, r_th)
         self.mode = OFF
         self.goal = 0.0
         self.phase = 0

@@ -21,7 +21,7 @@ class Tuning:
         n = b["module"]["chips"]
         self.tuners = [
             ModuleTuner(n, b["module"].get("domains", 1), lim["freq_mhz"], lim["vout"], lim["thermal"]["hot_c"],
-                        chip.EDGE_V0, cool.get("c_th_j_per_k", 550.0))
+                        chip.EDGE_V0, cool.get("c_th_j_per_k", 550.0), cool.get("r_th_k_per_w"))
             for _ in app.modules
         ]
         self.mode = OFF
