@@ -102,6 +102,8 @@ class Oracle:
 
     def rebooted(self) -> None:
         self.boot_ms = self.fb.clock.ms
+        self.fb.sim.io_last.clear()  # the MCU's reset is not a gap in its own looking
+        self.fb.sim.io_gap_max.clear()
         self.hb_off = False
         self.curtailed = self.curtail_stored
         self.since.clear()
@@ -161,6 +163,9 @@ class Oracle:
                 for k in list(self.since):
                     if k[1] == s and k[0] != "reset":
                         self.since.pop(k)
+                for sc in fb.cfg["slots"][s].get("sensors", []):  # gaps count from power-up
+                    sim.io_last.pop((sc["bus"], sc["addr"]), None)
+                    sim.io_gap_max.pop((sc["bus"], sc["addr"]), None)
                 continue
             assert self.kind[s] == GOOD, f"slot {s}: powered a module that is {self.kind[s]}"
             v = hw.vrm._v(0x21)
@@ -179,6 +184,14 @@ class Oracle:
             self._hold(("swap", s), fw.serial != self.serial[s], fb.app.id_check_ms + 2 * PERIOD_MS,
                        f"slot {s}: powered as {fw.serial}, holds {self.serial[s]}")
             self._hold(("hb", s), self.hb_off, PERIOD_MS + CHECK_MS, f"slot {s} powered under heartbeat policy off")
+            # the thermal guard looks at every sensor of a powered module each control period:
+            # seen on the bus, whatever the firmware thinks it did (a flood must not starve it)
+            for sc in fb.cfg["slots"][s].get("sensors", []):
+                key = (sc["bus"], sc["addr"])
+                gap = sim.io_gap_max.pop(key, 0.0) * 1000
+                if gap > 2 * PERIOD_MS + CHECK_MS:
+                    raise Violation(f"at {now:.0f} board ms: slot {s} sensor {sc['name']} unread for {gap:.0f} ms "
+                                    "while powered")
             self._hold(("curtail", s), self.curtailed, 1000, f"slot {s} powered while curtailed to 0")
 
     def run(self, board_ms: float) -> None:

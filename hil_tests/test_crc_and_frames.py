@@ -1,4 +1,4 @@
-"""Byte-exact BM13xx frames and CRCs against the literal frames in bm13xx.md."""
+"""Byte-exact BM13xx frames and CRCs against literal frames from ESP-Miner's sources."""
 
 import pytest
 from hypothesis import given

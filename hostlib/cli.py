@@ -12,7 +12,8 @@ import traceback
 from . import boards, cli_control, cli_decode, cli_demo, cli_i2c, cli_modules, cli_sim, cli_status, cli_tune
 from . import cli_update
 from . import signals
-from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, positive
+from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, seconds
+from .ctlbus import I2CSpecError
 from .errors import HbError
 from .sim.faults import FaultSpecError
 
@@ -23,7 +24,7 @@ def build_parser() -> Parser:
     p = Parser(prog="hbctl", description="Control modular hashboards, real or virtual. "
                                          "Every verb and its output: docs/cli.md.")
     p.add_argument("--port", help="board's serial port or pyserial URL (default: env HB_PORT)")
-    p.add_argument("--timeout", type=positive, metavar="SECONDS",
+    p.add_argument("--timeout", type=seconds, metavar="SECONDS",
                    help="how long to wait for the board's answer (default 3 s a request, 5 s for status, "
                         "modules and EEPROM writes, 10 s to reach flash's raw REPL)")
     p.add_argument("--i2c", metavar="BUS:ADDR",
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return s.exit_status
     except KeyboardInterrupt:
         return 128 + 2
-    except (UsageError, boards.BoardError, FaultSpecError) as e:
+    except (UsageError, boards.BoardError, FaultSpecError, I2CSpecError) as e:
         print(f"hbctl: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (HbError, ValueError, OSError) as e:

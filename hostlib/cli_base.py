@@ -54,6 +54,14 @@ def positive(text: str) -> float:
     return v
 
 
+def seconds(text: str) -> float:
+    """A wait in seconds (argparse type): above 0, at most a day (what the OS's clocks hold)."""
+    v = positive(text)
+    if v > 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} s is more than a day (86400 s)")
+    return v
+
+
 def non_negative(text: str) -> float:
     v = _number(text)
     if v < 0:

@@ -47,7 +47,8 @@ def cmd_power(args) -> int:
         watts = None if args.off else checks.BoardLimits.of(ln).watts(args.target)
         out = ln.request("power", {"target_w": watts})
     if out["target_w"] is None:
-        text = "power target removed: modules run at their set frequencies"
+        text = ("power target removed: modules keep the frequencies and voltage they run at now "
+                "(the tuner's last settings; `hbctl freq` / `hbctl vout` change them)")
     else:
         text = f"power target {out['target_w']:g} W: held by board-wide frequency steps (within 3 %)"
     if out.get("curtailed"):

@@ -81,6 +81,8 @@ def _act(args, cb: ControlBus) -> tuple[dict, str]:
         return st, f"curtailed to {level} % (board state {st['state']}); `hbctl --i2c ... resume` ends it"
     if cmd == "resume":
         st = _set(cb, st, "curtail", None, cb.resume, "resume", timeout)
+        if st["state"] == "curtailed":  # the state register follows at the board's next step
+            return st, "not curtailed: modules come back from the board's next control step on"
         return st, f"not curtailed (board state {st['state']})"
     if cmd == "power":
         w = None if args.off else _whole_watts(args.target)

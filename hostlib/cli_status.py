@@ -75,8 +75,10 @@ def _print_event(ev: dict, as_json: bool) -> None:
     if as_json:
         print_json(ev)
     else:
-        mod = "" if ev.get("module") is None else f" module {ev['module']}"
-        print(f"{ev['ms'] / 1000:10.3f}s  {ev['kind']}{mod}  {ev.get('detail') or ''}")
+        kind = ev["kind"]
+        if ev.get("module") is not None:  # "module 0", "fault module 0", not "module module 0"
+            kind = f"module {ev['module']}" if kind == "module" else f"{kind} module {ev['module']}"
+        print(f"{ev['ms'] / 1000:10.3f}s  {kind}  {ev.get('detail') or ''}")
     sys.stdout.flush()
 
 

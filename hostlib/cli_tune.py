@@ -13,6 +13,7 @@ import json
 import sys
 import time
 
+from . import checks
 from .cli_base import UsageError, finite, integer, link, non_negative
 from .link import Link
 
@@ -42,6 +43,7 @@ def add_parser(sub) -> None:
 
 def cmd_profiles(args) -> int:
     with _link(args) as link:
+        checks.BoardLimits.of(link).module(args.module)
         doc = link.request("profiles", {} if args.module is None else {"module": args.module})
     if args.json:
         print(json.dumps(doc))
@@ -74,9 +76,18 @@ def _link(args) -> Link:
 
 def cmd_tune(args) -> int:
     with _link(args) as link:
+        lim = checks.BoardLimits.of(link)
+        lim.module(args.module)
         if args.status:
             return _show(link, args)
         mode, goal = _goal(args)
+        if mode == "power" and lim.power_max is not None:
+            hi = lim.power_max if args.module is None else lim.power_max / lim.slots
+            if goal > hi:
+                raise TuneUsage(f"power target {goal:g} W is outside (0, {hi:g}] W "
+                                f"({'the board' if args.module is None else 'one module'}); not sent")
+        if args.module is not None and mode != "off":
+            checks.present(link, args.module)  # a goal for an empty slot would tune nothing
         req = {"mode": mode, "target": goal}
         if args.module is not None:
             req["module"] = args.module

@@ -9,7 +9,7 @@ from pathlib import Path
 from hashboard import argcheck
 
 from . import bundle as bundles
-from . import checks, flash
+from . import boards, checks, flash
 from .cli_base import UsageError, add_json, integer, link, non_negative, parse_date, port_of, timeout_of
 from .cli_base import print_json as _print_json
 from .errors import HbError
@@ -18,6 +18,7 @@ from .paths import DEFAULT_BOARD
 
 
 def cmd_bundle(args) -> int:
+    boards.path_of(args.board)  # an unknown board is a usage error (exit 2), before any build
     b = bundles.build(args.board, args.arch)
     out = Path(args.out or f"bundle-{b.manifest['board']}-{b.version}")
     bundles.write(b, out)
@@ -51,6 +52,8 @@ def wait_outcome(port: str, slot: str, bundle_hash: str, wait_s: float) -> dict:
 
 def cmd_flash(args) -> int:
     port = port_of(args)
+    if not args.bundle:
+        boards.path_of(args.board)
     b = bundles.read(Path(args.bundle)) if args.bundle else bundles.build(args.board, args.arch)
     progress = None if args.json or args.quiet else flash.bar
     rep = flash.deploy(port, b, progress=progress, force=args.force,

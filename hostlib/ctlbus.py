@@ -18,6 +18,10 @@ class I2CError(HbError):
     pass
 
 
+class I2CSpecError(I2CError):
+    """--i2c BUS:ADDR written wrong: a usage error (exit 2), nothing was opened."""
+
+
 class SimSMBus:
     """The subset of smbus2.SMBus used here, served by a virtual board's control socket."""
 
@@ -66,13 +70,13 @@ def open_bus(spec: str):
     a virtual board's control socket."""
     bus_s, sep, addr_s = spec.rpartition(":")
     if not sep or not bus_s:
-        raise I2CError(f"--i2c {spec!r}: expected BUS:ADDR, e.g. 1:0x30")
+        raise I2CSpecError(f"--i2c {spec!r}: expected BUS:ADDR, e.g. 1:0x30")
     try:
         addr = int(addr_s, 0)
     except ValueError:
-        raise I2CError(f"--i2c {spec!r}: address {addr_s!r} is not a number") from None
+        raise I2CSpecError(f"--i2c {spec!r}: address {addr_s!r} is not a number") from None
     if not 0x08 <= addr <= 0x77:
-        raise I2CError(f"--i2c {spec!r}: address must be 0x08..0x77")
+        raise I2CSpecError(f"--i2c {spec!r}: address must be 0x08..0x77")
     if bus_s.isdigit():
         try:
             from smbus2 import SMBus

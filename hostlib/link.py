@@ -139,8 +139,9 @@ class Link:
             line = self._read_line(deadline)
             if line is None:
                 if seen_other and self.garbage_lines:
-                    lines = "1 line" if self.garbage_lines == 1 else f"{self.garbage_lines} lines"
-                    raise LinkGarbage(f"board on {self.port} sent {lines} that are not the host protocol and no reply to {op!r}")
+                    lines = ("1 line that is" if self.garbage_lines == 1
+                             else f"{self.garbage_lines} lines that are")
+                    raise LinkGarbage(f"board on {self.port} sent {lines} not the host protocol and no reply to {op!r}")
                 also = (f"; meanwhile it refused {len(refused)} malformed line(s), not this one "
                         f"(last: {refused[-1]})") if refused else ""
                 raise BoardTimeout(f"board on {self.port} did not answer {op!r} within {timeout or self.timeout:g} s{also}")

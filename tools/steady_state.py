@@ -1,5 +1,5 @@
 """Steady state of one module under fixed settings, computed with the emulator's own physics
-(hostlib.sim.physics.ModuleModel, normative text: shared/reference/chip-model.md), and the
+(hostlib.sim.physics.ModuleModel, normative text: docs/chip-model.md), and the
 board definition's limits those settings must keep. Used by tools/tune_bound.py and the tests.
 
 Power is at the regulator output: Σ chip power = VS · I (what the firmware reads as vout·iout)."""

@@ -64,9 +64,10 @@ def power_target(w, max_w):
     """None (no target) or watts in (0, max_w]."""
     if w is None:
         return None
-    number("power target", w, 0, max_w, " W")
-    if w <= 0:
-        raise OutOfRange("power target must be above 0 W")
+    if not is_number(w) or w - w != 0:
+        number("power target", w, 0, max_w, " W")  # not a number, or not finite: says which
+    if not 0 < w <= max_w:
+        raise OutOfRange("power target %s W is outside (0, %s] W" % (_num(w), _num(max_w)))
     return float(w)
 
 

@@ -1,4 +1,4 @@
-# BM1370 constants and bring-up register sequence (ESP-Miner bm1370.c order, bm13xx.md section 4).
+# BM1370 constants and bring-up register sequence (in the order of ESP-Miner components/asic/bm1370.c).
 # A BM1366/BM1368 port is another module with the same names.
 from .compat import const
 

@@ -1,4 +1,4 @@
-# CRC5 and CRC16 of the BM13xx UART protocol (facts in shared/reference/bm13xx.md section 1).
+# CRC5 and CRC16 of the BM13xx UART protocol (as in ESP-Miner components/asic/crc.c).
 from array import array
 
 

@@ -1,5 +1,6 @@
 # BM1366+/BM1370 jobs and nonces: encode the 82-byte job from an 80-byte header, decode nonce
-# responses, rebuild the header the chip hashed and check it with SHA-256d (bm13xx.md sections 1-2).
+# responses, rebuild the header the chip hashed and check it with SHA-256d (the job and nonce
+# frames of ESP-Miner components/asic).
 import hashlib
 import struct
 

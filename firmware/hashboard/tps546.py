@@ -64,7 +64,7 @@ class TPS546:
         self._b1[0] = cmd
         self._retry(cmd, self.i2c.writeto, self._b1)
 
-    # -- bring-up (bm13xx.md section 6, limits from the board file) --
+    # -- bring-up (the PMBus order of ESP-Miner main/power/TPS546.c; limits from the board file) --
     def init(self, vout_nominal):
         ident = self._read(pm.IC_DEVICE_ID, self._id)
         if bytes(ident[1 : 1 + ident[0]]) not in _DEVICE_IDS:

@@ -18,6 +18,8 @@ def install(protocol, app):
         if not isinstance(mode, str):
             raise ProtocolError("bad_args", "mode must be power, hashrate, efficiency or off")
         m = module_arg(args)
+        if m is not None and mode != "off" and app.modules[m].state == "empty":
+            raise ProtocolError("bad_args", "slot %d is empty" % m)  # its goal would tune nothing
         try:
             app.set_tuning(mode, args.get("target", 0.0), m)
         except ValueError as e:

@@ -196,9 +196,12 @@ class Tuning:
             tu = self.tuners[i]
             d = tu.doc()
             d["module"] = i
-            d["power_w"] = round(tu.power_w, 1)
-            d["ths"] = round(tu.ths, 3)
-            d["jth"] = round(tu.power_w / tu.ths, 2) if tu.ths > 0 else None
+            # the module's own telemetry now, whether a goal runs or not (an empty slot: 0)
+            pw = m.vout * m.iout
+            ths = m.ghs() / 1000.0
+            d["power_w"] = round(pw, 1)
+            d["ths"] = round(ths, 3)
+            d["jth"] = round(pw / ths, 2) if ths > 0 else None
             if tu.mode != OFF:
                 active = True
                 conv = conv and tu.phase == 2

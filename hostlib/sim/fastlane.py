@@ -174,7 +174,10 @@ class QueuedLink:
     """The host link of the fast lane: lines queued by a test, each charged a modelled MCU time
     (parse, act, reply) on the board clock, so a flood costs board time as it would on a board."""
 
-    LINE_COST_MS = 1.0
+    # an RP2040-class MCU parsing a request line and writing its reply (a status document runs
+    # longer, junk shorter): 3 ms, so a flood of 200 lines is 0.6 s of board time, more than
+    # two control periods if the loop served them all before its next step
+    LINE_COST_MS = 3.0
 
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock

@@ -91,6 +91,10 @@ class SimBoard:
         self.events: list[tuple[int, str]] = []
         self.i2c_hang = False  # a device holding the bus: transactions never complete
         self.expander_nack = False  # the I/O expander does not acknowledge: its pins keep their state
+        # per (bus, addr): board s of the last transaction, and the longest gap between two
+        # (a test's oracle reads and resets it: how long the firmware went without looking)
+        self.io_last: dict[tuple[int, int], float] = {}
+        self.io_gap_max: dict[tuple[int, int], float] = {}
         self.collisions: list[tuple[int, int]] = []  # (bus, addr) seated twice
         self.target_addr: int | None = None  # the MCU's own I2C target (control-board interface)
         self.target_mem = bytearray()
@@ -363,6 +367,11 @@ class SimBoard:
     def i2c(self, bus: int, addr: int, write: bytes | None, nread: int) -> bytes:
         with self.lock:
             self.advance()
+            now, key = self.clock.now_s(), (bus, addr)
+            last = self.io_last.get(key)
+            if last is not None and now - last > self.io_gap_max.get(key, 0.0):
+                self.io_gap_max[key] = now - last
+            self.io_last[key] = now
             dev = self.buses.get(bus, {}).get(addr)
             if dev is None or (self.expander_nack and dev is self.expander):
                 raise Nack()
