@@ -39,6 +39,10 @@ def board_refuses(vb, op: str, args: dict, code: str, needle: str) -> None:
     (["power", "--target", "nan"], "--target: 'nan'"), (["heartbeat", "--policy", "hold", "--after", "nan"], "'nan'"),
     (["heartbeat", "--timeout", "0"], "renamed --after"), (["--timeout", "0", "status"], "must be above 0"),
     (["heartbeat", "--policy", "curtail", "--after", "0"], "heartbeat timeout 0 s is outside 1..3600 s"),
+    # found by the verification after the fixes: a wait the OS clock cannot hold, tune's values
+    (["--timeout", "1e10", "info"], "more than a day"), (["tune", "--power", "1e9", "--wait", "0"], "outside (0, 1596] W"),
+    (["tune", "--power", "500", "--module", "7", "--wait", "0"], "module 7 is outside 0..3"),
+    (["tune", "--status", "--module", "9"], "module 9 is outside 0..3"), (["profiles", "99"], "module 99 is outside"),
 ])
 def test_non_finite_and_out_of_range_values_are_refused_before_sending(vb, capsys, argv, named):
     before = settings(vb)
@@ -102,16 +106,24 @@ def test_the_board_refuses_them_too(vb):
 
 # 7: an empty slot
 @pytest.mark.parametrize("argv", [["freq", "500", "--module", "3"], ["vout", "4.5", "--module", "3"],
-                                  ["clear", "--module", "3"], ["repairs", "3"], ["profile", "save", "3"]])
+                                  ["clear", "--module", "3"], ["repairs", "3"], ["profile", "save", "3"],
+                                  ["tune", "--power", "300", "--module", "3", "--wait", "0"]])
 def test_commands_for_an_empty_slot_are_refused(vb, capsys, argv):
     before = settings(vb)
     hbctl(capsys, "--port", vb.port, *argv).refused("slot 3 is empty")
     assert settings(vb) == before
 
 
+def test_usage_mistakes_exit_2(capsys):
+    for argv in (["--i2c", "foo", "status"], ["--i2c", "/x:0x999", "status"], ["bundle", "--board", "nope"]):
+        r = hbctl(capsys, *argv).refused()
+        assert r.code == 2, (argv, r.code)
+
+
 def test_the_board_refuses_an_empty_slot_and_says_which_modules_it_set(vb, capsys):
     board_refuses(vb, "set_freq", {"mhz": 500, "module": 3}, "bad_args", "slot 3 is empty")
     board_refuses(vb, "set_vout", {"volts": 4.5, "module": 3}, "bad_args", "slot 3 is empty")
+    board_refuses(vb, "tune", {"mode": "power", "target": 300, "module": 3}, "bad_args", "slot 3 is empty")
     r = hbctl(capsys, "--port", vb.port, "freq", "525", "--json").ok()
     assert json.loads(r.out)["modules"] == [0, 1, 2]
     assert "on modules 0, 1, 2" in hbctl(capsys, "--port", vb.port, "freq", "525").ok().out
