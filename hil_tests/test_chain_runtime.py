@@ -118,7 +118,8 @@ def test_wrong_baud_is_garbage():
     from hostlib.sim.simboard import SimBoard
 
     sim = SimBoard(boards.load("bitaxe-gamma"))
-    sim.modules[0].vrm.bytes_[0x01] = 0x80
+    vrm = sim.slot_cfgs[0]["vrm"]
+    sim.i2c(vrm["bus"], vrm["addr"], bytes([0x01, 0x80]), 0)  # OPERATION on, over the bus
     sim.set_pin(1, 1)  # release reset
     sim.advance()
     read_id = bytes.fromhex("55AA52050000 0A".replace(" ", ""))

@@ -209,8 +209,16 @@ class FastBoard:
 
     def _boot(self) -> None:
         self.hw = EmuHardware(self.cfg, self.sim)
-        self.app = App(self.cfg, self.hw, self.clock, self.output.append, self.store)
+        self.app = App(self.cfg, self.hw, self.clock, self._write, self.store)
         self.app.start()
+
+    # what the MCU writes to the host costs its bytes at USB full-speed CDC (~1 MB/s): a status
+    # document is ~15 ms of board time, so a flood of them costs what it would on a board
+    WRITE_MS_PER_BYTE = 0.001
+
+    def _write(self, text: str) -> None:
+        self.output.append(text)
+        self.clock.ms += len(text) * self.WRITE_MS_PER_BYTE
 
     def reboot(self) -> None:
         """An MCU reset or a power cut and back: every output it drove drops, then the firmware

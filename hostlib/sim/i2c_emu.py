@@ -11,6 +11,8 @@ from typing import Callable
 from hashboard import pmbus as pm
 
 
+_V_CACHE: dict[tuple[int, int], float] = {}  # ULINEAR16 words are 64 K x a few modes at most
+
 class Nack(OSError):
     def __init__(self) -> None:
         super().__init__(19, "ENODEV")
@@ -86,7 +88,12 @@ class TPS546Emu(RegPointerDevice):
         return pm.ulinear16_encode(v, self.vout_mode)
 
     def _v(self, cmd: int) -> float:
-        return pm.ulinear16_decode(self.words.get(cmd, 0), self.vout_mode)
+        # decoded per (word, mode): the backend asks at every bus transaction, the words rarely move
+        key = (self.words.get(cmd, 0), self.vout_mode)
+        v = _V_CACHE.get(key)
+        if v is None:
+            v = _V_CACHE[key] = pm.ulinear16_decode(key[0], key[1])
+        return v
 
     # backend view
     def enabled(self) -> bool:

@@ -141,6 +141,7 @@ class SimBoard:
             hw.vrm.control_pin = self.vrm_enable[slot] and not hw.enable_stuck_low
             for f in self.faults:
                 self._apply(f, True)
+            self._sync_power()
             if self.expander is not None:
                 self.expander.set_present(slot, True)
 
@@ -225,6 +226,7 @@ class SimBoard:
             if f not in self.faults:
                 self.faults.append(f)
             self._apply(f, True)
+            self._sync_power()
         return f
 
     def clear(self, spec: str) -> Fault:
@@ -236,6 +238,7 @@ class SimBoard:
             self._apply(f, False)
             for other in self.faults:  # re-apply what is still injected on the same part
                 self._apply(other, True)
+            self._sync_power()
         return f
 
     def set_ambient(self, celsius: float) -> None:
@@ -338,8 +341,9 @@ class SimBoard:
             hw.chain.set_power(vs >= 0.5 * nominal)
 
     def advance(self) -> None:
-        """Bring every model up to the board clock (called before each bus transaction)."""
-        self._sync_power()
+        """Bring every model up to the board clock (called before each bus transaction). The
+        regulators' outputs are synced where they change (bus writes, pins, faults, swaps,
+        each physics step), not again here: it was half the fast lane's time."""
         now = self.clock.now_s()
         if now > self._last_count:  # counters are exact at every read, physics runs in steps
             for hw in self.modules:
