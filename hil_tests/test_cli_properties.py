@@ -109,7 +109,7 @@ def test_vout(vb, capsys, volts, module, j):
 
 
 @EXAMPLES
-@given(target=st.one_of(number_text(1, 1596), st.just(None)), j=JSON)
+@given(target=st.one_of(number_text(1, 1600), st.just(None)), j=JSON)
 def test_power(vb, capsys, target, j):
     def truth(r: Run) -> None:
         p = status(vb)["power"]

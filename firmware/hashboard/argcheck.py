@@ -55,8 +55,11 @@ def ascii_text(name, v, maxlen):
 
 
 def power_max_w(board):
-    """The highest power target the board takes: its nominal power plus headroom."""
+    """The highest power target the board takes: its definition's `power_max_w` (what its
+    regulators and cooling are built for), else its nominal power plus headroom."""
     lim = board["limits"]
+    if "power_max_w" in lim:
+        return int(lim["power_max_w"])
     return int(lim.get("nominal_power_w", 330.0 * len(board["slots"])) * POWER_HEADROOM)
 
 

@@ -52,6 +52,8 @@ def validate(cfg):
     _get(cfg, "limits.vout.default", "num", vmin, vmax)
     _get(cfg, "limits.vout.step", "num", 0.001, vmax - vmin if vmax > vmin else None)
     _get(cfg, "limits.iout_max_a", "num", 0.1)
+    if "power_max_w" in cfg["limits"]:
+        _get(cfg, "limits.power_max_w", "num", 1)
     if "vrm_temp_c" in cfg["limits"]:
         warn = _get(cfg, "limits.vrm_temp_c.warn", "num", 40, 150)
         _get(cfg, "limits.vrm_temp_c.fault", "num", warn, 150)

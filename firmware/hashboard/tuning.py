@@ -4,6 +4,7 @@
 # tuner gets that sweep's counters, the regulator's power and the hottest sensor, and its
 # targets are applied through Module.set_freq / set_vout: the board's limits, the thermal
 # policy's throttle and curtailment act after the tuner and win over it.
+from . import argcheck
 from .chipedge import PARKED, STATES
 from .compat import ticks_diff
 from .tuner import MODE_IDS, OFF, ModuleTuner
@@ -46,9 +47,8 @@ class Tuning:
         if isinstance(goal, bool) or not isinstance(goal, (int, float)) or goal != goal:
             raise ValueError("target must be a number")
         n = 1 if module is not None else len(self.app.modules)
-        nominal = self.app.board["limits"].get("nominal_power_w", 330.0 * len(self.app.modules))
         if mode == "power":
-            hi = nominal * 1.2 * n / len(self.app.modules)
+            hi = argcheck.power_max_w(self.app.board) * n / len(self.app.modules)
             if not 0 < goal <= hi:
                 raise ValueError("power target %s W outside (0, %d] W" % (goal, hi))
         else:
