@@ -62,6 +62,7 @@ class Oracle:
         self.allowed_v = [lim["vout"]["default"]] * n  # highest voltage this insertion may get
         self.was_on = [False] * n  # the regulator has been up since reset was last asserted
         self.tripped = [False] * n  # a regulator trip latched, not yet cleared by the host
+        self.trip_clears = [0] * n  # the regulator's CLEAR_FAULTS-while-tripped count the host allowed
         self.hb: tuple[str, float] | None = None  # the armed contract (persists on flash)
         self.last_host = 0.0
         self.boot_ms = 0.0
@@ -81,6 +82,8 @@ class Oracle:
         if op == "clear":
             for s in slots:
                 self.tripped[s] = False
+                hw = self.fb.sim.modules[s]
+                self.trip_clears[s] = 0 if hw is None else hw.vrm.trip_clears  # the host allowed these
         elif op == "resume":
             self.hb_off = self.curtailed = self.curtail_stored = False
         elif op == "curtail" and args.get("level", 0) == 0:
@@ -100,6 +103,7 @@ class Oracle:
         self.serial[slot] = serial
         self.allowed_v[slot] = vout_mv / 1000.0
         self.tripped[slot] = False
+        self.trip_clears[slot] = 0
 
     def rebooted(self) -> None:
         self.boot_ms = self.fb.clock.ms
@@ -144,7 +148,7 @@ class Oracle:
             for i in range(len(hw.chain.chips)):
                 f = hw.chain.freq_of(i)
                 assert f <= self.fmax + 0.5, f"slot {s} chip {i} at {f} MHz > {self.fmax}"
-            if self.tripped[s] and not hw.vrm.tripped:
+            if (self.tripped[s] and not hw.vrm.tripped) or hw.vrm.trip_clears > self.trip_clears[s]:
                 raise Violation(f"slot {s}: regulator trip cleared without a host clear")
             if hw.vrm.tripped:
                 self.tripped[s] = True

@@ -76,6 +76,7 @@ class TPS546Emu(RegPointerDevice):
         self.status_iout = 0
         self.status_vout = 0
         self.tripped = False
+        self.trip_clears = 0  # CLEAR_FAULTS received while tripped
         self.iout = 0.0  # backend: load current (A)
         self.temp_c = 25.0  # backend: die temperature
         self.fault: str | None = None  # injected: ot, oc, uv
@@ -150,6 +151,7 @@ class TPS546Emu(RegPointerDevice):
         if self.nack:
             raise Nack()
         if len(data) == 1 and data[0] == pm.CLEAR_FAULTS:
+            self.trip_clears += self.tripped  # a latched trip let go: a test asks who allowed it
             self.status_temp = self.status_iout = self.status_vout = 0
             self.tripped = False
             return
