@@ -3,7 +3,7 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, bm1370, ctltarget, provision, tuneops
+from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, provision, tuneops
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
@@ -60,7 +60,8 @@ class App:
         self._pending_count = bytearray(n)
         f = lim["freq_mhz"]
         nominal = lim.get("nominal_power_w", 330.0 * n)
-        self.power = PowerManager(f["min"], f["max"], f["default"], f["step"], self.period, nominal)
+        self.power = PowerManager(f["min"], f["max"], f["default"], f["step"], self.period, nominal,
+                                  argcheck.power_max_w(board))
         self.protocol = Protocol(self)
         self.tuning = Tuning(self, chip)
         tuneops.install(self.protocol, self)

@@ -8,13 +8,14 @@ TOLERANCE = 0.03  # hold the target within +-3 % (one frequency step is ~2.4 % o
 
 
 class PowerManager:
-    def __init__(self, fmin, fmax, fdefault, step, period_ms, nominal_w):
+    def __init__(self, fmin, fmax, fdefault, step, period_ms, nominal_w, max_w=None):
         self.fmin = fmin
         self.fmax = fmax
         self.fdefault = fdefault
         self.step = step
         self.period_ms = period_ms
         self.nominal_w = nominal_w  # full power at the default frequency, until measured
+        self.max_w = int(nominal_w * argcheck.POWER_HEADROOM) if max_w is None else max_w
         self.full_w = None
         self.target_w = None
         self.curtailed = False
@@ -23,8 +24,8 @@ class PowerManager:
         self._t = None
 
     def validate_target(self, watts):
-        """watts, or argcheck's refusal: (0, nominal power + headroom] for this board."""
-        return argcheck.power_target(watts, int(self.nominal_w * argcheck.POWER_HEADROOM))
+        """watts, or argcheck's refusal: (0, the board's highest power target]."""
+        return argcheck.power_target(watts, self.max_w)
 
     def set_target(self, watts):
         # a curtailment (a grid or operator order) stays in force: the target applies on resume
