@@ -125,3 +125,34 @@ def test_stored_setting_outside_the_board_range_is_dropped_not_fatal(sim_only):
             assert lane.request("info").get("board") == "modular-4x"
         finally:
             lane.link.close()
+
+
+def test_a_fast_swap_mid_ramp_never_powers_the_new_module_at_the_old_voltage():
+    """Found by the session-5 audit (it explains a CI run that saw 4.648 V on a 4.6 V module): a
+    voltage ramp step went out as VOUT_COMMAND *and* OPERATION on, so a module swapped in faster
+    than a presence sample was switched on at the old module's voltage, and the read-back that
+    tells a re-seated regulator (OPERATION off) never saw it. Ramps now move VOUT_COMMAND only."""
+    from hostlib.eeprom_image import module_image
+    from hostlib.sim.fastlane import FastBoard
+
+    fb = FastBoard("modular-4x")
+    fb.sim.remove_module(0)
+    fb.sim.insert_module(0, module_image("OLD-50", vout_mv=5000))
+    fb.run_for(4000)
+    fb.request("power", target_w=1600)
+    m = fb.app.modules[0]
+    for _ in range(6000):  # until the tuner ramps module 0 above the new module's rating
+        fb.run_for(10)
+        if m.state == "hashing" and m.vrm.vout_set > 4.601 and abs(m.vout_goal() - m.vrm.vout_set) > 1e-3:
+            break
+    else:
+        pytest.fail("module 0 never ramped above 4.6 V")
+    fb.sim.remove_module(0)
+    fb.sim.insert_module(0, module_image("NEW-46", vout_mv=4600))
+    worst = 0.0
+    for _ in range(300):  # 3 board s: identified again, powered at its own rating at most
+        fb.run_for(10)
+        hw = fb.sim.modules[0]
+        if hw.vrm.enabled():
+            worst = max(worst, hw.vrm.vout())
+    assert worst <= 4.6 + 0.026, f"new module rated 4.6 V powered at {worst:.3f} V"

@@ -452,7 +452,7 @@ class Module:
         step = self.vlim["step"]
         nxt = goal if abs(goal - cur) <= step else (cur + step if goal > cur else cur - step)
         try:
-            self.vrm.set_vout(nxt)
+            self.vrm.move_vout(nxt)
         except (OSError, ValueError):
             pass  # reported by telemetry (nack/fault); never written outside limits
 

@@ -94,13 +94,20 @@ class TPS546:
         return pm.ulinear16_encode(volts, self.vout_mode)
 
     def set_vout(self, volts):
-        """Program and enable the output. Refuses anything outside the board's envelope."""
+        """Program and enable the output (power-on only). Refuses anything outside the board's
+        envelope."""
+        self.move_vout(volts)
+        self._write_byte(pm.OPERATION, pm.OPERATION_ON)
+
+    def move_vout(self, volts):
+        """Move a running output: VOUT_COMMAND only, never OPERATION. A part that is not on (a
+        module swapped in faster than a presence sample) stays off, and reads back off, so the
+        swap is seen; switching it on here once put the old module's voltage on a new one."""
         if not (self.vout_min <= volts <= self.vout_max):
             raise ValueError(
                 "vout %.3f V outside [%.3f, %.3f]" % (volts, self.vout_min, self.vout_max)
             )
         self._write_word(pm.VOUT_COMMAND, self._ulin(volts))
-        self._write_byte(pm.OPERATION, pm.OPERATION_ON)
         self.vout_set = volts
 
     def off(self):

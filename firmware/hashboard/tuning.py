@@ -122,6 +122,9 @@ class Tuning:
             if m.generation != self._gen[i]:
                 self._gen[i] = m.generation
                 tu.forget_heat()  # another module's heat sink (a swap, however fast)
+                if tu.mode != OFF:  # nor its voltage ceiling and search position
+                    tu.stop()
+                    self._applied[i] = None
             if not hashing[i]:
                 if tu.mode != OFF:
                     tu.stop()
