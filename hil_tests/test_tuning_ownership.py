@@ -46,3 +46,15 @@ def test_a_fast_swap_starts_the_heat_fit_over():
     fb.run_for(1500)
     assert fb.app.modules[0].generation >= 1
     assert tu.heat.n == 0 and tu.heat.coef is None
+
+
+def test_a_power_goal_never_pushes_the_regulator_toward_its_trip():
+    """400 W at 4.0 V is 100 A against a 90 A trip: the tuner's ceiling is the lower of the goal
+    and 90 % of the trip at the voltage the module runs (the firmware's own actuator sets it)."""
+    fb = FastBoard("modular-4x")
+    fb.run_for(3000)
+    assert reply(fb, "tune", mode="power", target=400.0, module=0)["ok"]
+    fb.run_for(5000)
+    m, tu = fb.app.modules[0], fb.app.tuning.tuners[0]
+    assert abs(tu.current_w - 0.9 * 90.0 * m.vout) < 1e-6
+    assert tu.ceiling_w is not None and tu.ceiling_w <= 0.9 * 90.0 * m.vout + 1e-6 < 400.0

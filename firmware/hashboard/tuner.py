@@ -40,6 +40,7 @@ class ModuleTuner:
         self.fcap = flim["max"]
         self._sus = None
         self.ceiling_w = None  # power the module may draw now (goal and cooling), None = any
+        self.current_w = None  # power at 90 % of the regulator's current trip at today's voltage (set each period)
         self.power_w = 0.0
         self.ths = 0.0
         self._t_over = None
@@ -126,6 +127,9 @@ class ModuleTuner:
             sus = self._sus
         if sus is not None and (c is None or sus < c):
             c = sus
+        cw = self.current_w
+        if cw is not None and (c is None or cw < c):
+            c = cw  # 400 W at 4.0 V is 100 A: a goal never pushes the regulator toward its trip
         return c
 
     def _probe_done(self, now, power_w, ths, blocked):

@@ -176,6 +176,8 @@ class Tuning:
             if t is not None and (hottest is None or t > hottest):
                 hottest = t
         power = m.vout * m.iout
+        # 90 % of the regulator's over-current trip, at the voltage it holds now
+        tu.current_w = 0.9 * m.vrm.iout_max * m.vout if m.vout > 0 else None
         tu.observe(now, c._dtot, c._derr, power, m.ghs() / 1000.0, hottest, m.thermal.level > 0)
         # through the module's own setters: the board's limits are checked there again
         for i in range(c.expected):
