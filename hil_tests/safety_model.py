@@ -168,9 +168,9 @@ class Oracle:
                 for k in list(self.since):
                     if k[1] == s and k[0] != "reset":
                         self.since.pop(k)
-                for sc in fb.cfg["slots"][s].get("sensors", []):  # gaps count from power-up
-                    sim.io_last.pop((sc["bus"], sc["addr"]), None)
-                    sim.io_gap_max.pop((sc["bus"], sc["addr"]), None)
+                for _, key in self._sensor_keys(s):  # gaps count from power-up
+                    sim.io_last.pop(key, None)
+                    sim.io_gap_max.pop(key, None)
                 continue
             assert self.kind[s] == GOOD, f"slot {s}: powered a module that is {self.kind[s]}"
             v = hw.vrm._v(0x21)
@@ -193,14 +193,17 @@ class Oracle:
             # whatever the firmware thinks it did (a flood must not starve it). Each control
             # period, except while another module's chain is enumerated: that blocks the loop
             # for up to ~0.4 s (docs/architecture.md, known gap), so the bound is 5 periods
-            for sc in fb.cfg["slots"][s].get("sensors", []):
-                key = (sc["bus"], sc["addr"])
+            for name, key in self._sensor_keys(s):
                 gap = sim.io_gap_max.pop(key, 0.0) * 1000
                 if gap > SENSOR_GAP_MS:
-                    raise Violation(f"at {now:.0f} board ms: slot {s} sensor {sc['name']} unread for {gap:.0f} ms "
+                    raise Violation(f"at {now:.0f} board ms: slot {s} sensor {name} unread for {gap:.0f} ms "
                                     f"while powered (firmware: {fw.state}/{fw.cause}; last events "
                                     f"{list(fb.app.events.items)[-4:]})")
             self._hold(("curtail", s), self.curtailed, 1000, f"slot {s} powered while curtailed to 0")
+
+    def _sensor_keys(self, slot: int) -> list[tuple[str, tuple[int, int]]]:
+        """(name, (bus, addr)) of each temperature sensor of a slot."""
+        return [(sc["name"], (sc["bus"], sc["addr"])) for sc in self.fb.cfg["slots"][slot].get("sensors", [])]
 
     def run(self, board_ms: float) -> None:
         end = self.fb.clock.ms + board_ms

@@ -46,10 +46,11 @@ class BoardLimits:
     def volts(self, v: float) -> float:
         return _ok(argcheck.number, "voltage", v, self.vout["min"], self.vout["max"], " V")
 
-    def watts(self, v: float) -> float:
+    def watts(self, v: float, one_module: bool = False) -> float:
+        """A power target for the board, or for one module (its share of the board's max)."""
         if self.power_max is None:  # a board from before `power_w` in info: it checks alone
             return _ok(argcheck.number, "power target", v, 0, float("inf"), " W")
-        return _ok(argcheck.power_target, v, self.power_max)
+        return _ok(argcheck.power_target, v, self.power_max / self.slots if one_module else self.power_max)
 
     def vout_mv(self, v: int) -> int:
         lo, hi = int(self.vout["min"] * 1000 + 0.5), int(self.vout["max"] * 1000 + 0.5)

@@ -81,11 +81,8 @@ def cmd_tune(args) -> int:
         if args.status:
             return _show(link, args)
         mode, goal = _goal(args)
-        if mode == "power" and lim.power_max is not None:
-            hi = lim.power_max if args.module is None else lim.power_max / lim.slots
-            if goal > hi:
-                raise TuneUsage(f"power target {goal:g} W is outside (0, {hi:g}] W "
-                                f"({'the board' if args.module is None else 'one module'}); not sent")
+        if mode == "power":
+            lim.watts(goal, one_module=args.module is not None)
         if args.module is not None and mode != "off":
             checks.present(link, args.module)  # a goal for an empty slot would tune nothing
         req = {"mode": mode, "target": goal}
