@@ -23,6 +23,19 @@ def hb(port, *a, timeout=600):
     return subprocess.run([str(BIN / "hbctl"), "--port", port, *a], capture_output=True, text=True, timeout=timeout)
 
 
+def error_rates(vb, slot, board_s):
+    """Each chip's true error fraction, averaged over board_s board seconds (one sample a
+    board second); also bounds every instant by the chip loop's quick-test threshold."""
+    sums = None
+    for _ in range(board_s):
+        vb.wait_board(1.0)
+        with vb.sim.lock:  # the emulator's threads step the same models
+            now = [c.err for c in vb.sim.modules[slot].model.chips]
+        assert max(now) < 0.03, now  # past this the chip loop steps down within a second
+        sums = now if sums is None else [a + b for a, b in zip(sums, now)]
+    return [s / board_s for s in sums]
+
+
 def test_one_module_converges_and_its_profile_travels(sim_only):
     with VirtualBoard(speed=10) as vb:
         assert vb.wait_ready(60)
@@ -53,10 +66,13 @@ def test_one_module_converges_and_its_profile_travels(sim_only):
         assert 4.0 <= mod["vout"] <= 5.0
         for c in mod["chips"]:
             assert 50.0 <= c["freq_mhz"] <= 625.0, c
-        # the silicon's own error fraction (the emulator's truth; the board's per-second
-        # estimate carries Poisson noise of a few errors a second)
-        truth = [c.err for c in vb.sim.modules[1].model.chips]
-        assert max(truth) <= 0.01, truth
+        # each chip's error rate: the silicon's own error fraction (the emulator's truth,
+        # free of the counters' Poisson noise), averaged over 30 board seconds of the hold.
+        # An instant is not a rate: the sink is still warming after convergence, so a chip's
+        # edge drifts down under it and the chip loop follows one 7 s window later (one CI
+        # run caught a chip at 1.15 % for that instant)
+        mean_err = error_rates(vb, 1, board_s=30)
+        assert max(mean_err) <= 0.01, mean_err
         # the other modules were not touched
         st = json.loads(hb(vb.port, "status", "--json").stdout)
         assert {c["freq_mhz"] for c in st["chips"] if c["module"] != 1} == {525.0}
