@@ -87,6 +87,9 @@ def test_one_module_converges_and_its_profile_travels(sim_only):
         r = hb(vb.port, "profiles", "1", "--json")
         carried = json.loads(r.stdout)["modules"][0]["profile"]
         assert r.returncode == 0 and carried is not None
+        # and in its profile table (a 24C64 on this board), under the goal it was tuned for
+        table = json.loads(r.stdout)["modules"][0]["targets"]
+        assert [(t["mode"], t["target"], t["vout"]) for t in table] == [("power", GOAL_W, carried["vout"])]
         assert carried["freqs_mhz"] == pytest.approx([tuned[i] for i in range(24)], abs=12.5)
         image = vb.module_eeprom(1)
         vb.remove_module(1)

@@ -53,11 +53,25 @@ def cmd_profiles(args) -> int:
         if p is None:
             why = f" ({m['note']})" if m["note"] else ""
             print(f"module {m['module']}: {m['state']}, no stored profile in use{why}")
-            continue
-        f = p["freqs_mhz"]
-        span = f"{min(f):.1f}..{max(f):.1f} MHz over {len(f)} chips" if len(f) > 1 else f"{f[0]:.1f} MHz (module-wide)"
-        print(f"module {m['module']}: {m['serial'] or '-'} profile #{p['seq']}: {p['vout']:.2f} V, {span}")
+        else:
+            f = p["freqs_mhz"]
+            span = (f"{min(f):.1f}..{max(f):.1f} MHz over {len(f)} chips" if len(f) > 1
+                    else f"{f[0]:.1f} MHz (module-wide)")
+            goal = f" for {_goal_words(p['mode'], p['target'])}" if "mode" in p else ""
+            print(f"module {m['module']}: {m['serial'] or '-'} profile #{p['seq']}{goal}: {p['vout']:.2f} V, {span}")
+        targets = m.get("targets")
+        if targets is None and m["state"] != "empty":
+            print("  its EEPROM did not answer: the stored goals are unknown")
+        for t in sorted(targets or [], key=lambda t: (t["mode"], t["target"])):
+            jth = f", {t['power_w'] / t['ths']:.2f} J/TH" if t["ths"] > 0 else ""
+            print(f"  stored for {_goal_words(t['mode'], t['target'])}: {t['vout']:.2f} V, "
+                  f"{t['ths']:.2f} TH/s at {t['power_w']:.0f} W{jth}")
     return 0
+
+
+def _goal_words(mode: str, target: float) -> str:
+    unit = "W" if mode == "power" else "TH/s"
+    return f"{mode} {target:g} {unit}"
 
 
 def _goal(args) -> tuple[str, float]:

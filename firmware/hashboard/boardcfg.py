@@ -1,6 +1,8 @@
 # Board definition loader: JSON in, validated dict out. Every error names the offending field.
 import json
 
+from . import eepart
+
 SCHEMA = 1
 CHIPS = ("BM1370",)
 
@@ -45,6 +47,10 @@ def validate(cfg):
     _get(cfg, "arch", "str")
     _get(cfg, "module.chips", "int", 1, 128)
     _get(cfg, "module.domains", "int", 1, 16)
+    if "eeprom" in cfg["module"]:
+        if _get(cfg, "module.eeprom.part", "str") not in eepart.PARTS:
+            raise BoardError("module.eeprom.part: unknown EEPROM part %s (known: %s)"
+                             % (cfg["module"]["eeprom"]["part"], ", ".join(sorted(eepart.PARTS))))
     for i, bus in enumerate(_get(cfg, "i2c", "list")):
         _get({"i2c": bus}, "i2c.id", "int", 0)
     vmin = _get(cfg, "limits.vout.min", "num", 0.1)

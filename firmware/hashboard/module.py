@@ -1,6 +1,6 @@
 # One hashing module in one slot: identity, regulator, chain and sensors, stepped by the
 # control loop. States follow the status document (interfaces.md).
-from . import identity, profile, repairlog, slotfsm, thermal
+from . import identity, slotfsm, thermal
 from .chain import NO_RESPONSE, Chain
 from .compat import const, ticks_diff
 from .slotfsm import (  # noqa: F401  (state names re-exported for app/status)
@@ -18,6 +18,7 @@ from .slotfsm import (  # noqa: F401  (state names re-exported for app/status)
     THROTTLED,
     UNIDENTIFIED,
 )
+from .modstore import ModuleStore
 from .sensorguard import SensorGuard
 from .tps546 import TPS546
 
@@ -44,11 +45,12 @@ class Module:
             i2c, slot_cfg["vrm"]["addr"], self.vlim["min"], self.vlim["max"], lim["iout_max_a"],
             vt.get("warn", 105), vt.get("fault", 145),
         )
-        self.eeprom_addr = None
-        self.ee_i2c = i2c
-        if "eeprom" in slot_cfg:
-            self.eeprom_addr = slot_cfg["eeprom"]["addr"]
-            self.ee_i2c = hw.i2c(slot_cfg["eeprom"].get("bus", slot_cfg["vrm"]["bus"]))
+        ee = slot_cfg.get("eeprom")
+        self.store = ModuleStore(hw.i2c(ee.get("bus", slot_cfg["vrm"]["bus"])) if ee else i2c,
+                                 ee["addr"] if ee else None, board, clock)
+        self.eeprom_addr = self.store.addr
+        self.ee_i2c = self.store.i2c  # 16-bit addresses on a 24C64-class part
+        self.goal_hint = None  # callable: the tuning goal (mode, target) this slot would get
         self._id_buf = bytearray(identity.RECORD_LEN)
         self._id_rec = bytearray(identity.RECORD_LEN)  # the record this module was identified by
         self._id_base = 0
@@ -72,9 +74,6 @@ class Module:
         self.still_present = None  # callable reading the present line now (set by the app)
         self.serial = None
         self.ident = None
-        self.profile = None  # stored tuned profile in use, or None (board defaults)
-        self.profile_note = None  # why a stored profile was not used
-        self._prof_buf = bytearray(profile.RECORD_LEN)
         self._fresh = True  # next identification is of a newly inserted module
         self.generation = 0  # counts departures: a swap (even within one presence sample) moves it
         self.cal_iout = 1.0
@@ -150,8 +149,7 @@ class Module:
         self.chain.found = 0
         self.serial = None
         self.ident = None
-        self.profile = None
-        self.profile_note = None
+        self.store.forget()
         self._fresh = True
         self._id_fails = 0
         self.thermal.reset()
@@ -297,25 +295,12 @@ class Module:
         return slotfsm.OK, None
 
     def _load_profile(self):
-        self.profile = None
-        self.profile_note = None
-        try:
-            p = profile.read(self.ee_i2c, self.eeprom_addr, self._prof_buf)
-        except OSError:
-            self.profile_note = "no_response"
-            return
-        except ValueError as e:
-            self.profile_note = None if str(e) == "blank" else str(e)
-            return
-        why = profile.check(p, self.chain.expected, self.vlim, self.flim)
-        if why is not None:
-            self.profile_note = why  # stored values outside this board's limits: defaults instead
-            return
-        if self.ident is not None and self.ident.get("vout_mv") and p["vout_mv"] > self.ident["vout_mv"]:
-            self.profile_note = "vout_above_rating"  # never above the module's own nominal
-            return
-        self.profile = p
-        self.vout_user = p["vout_mv"] / 1000.0
+        ident = self.ident
+        hint = self.goal_hint() if self.goal_hint is not None else None
+        p = self.store.load(self.chain.expected, self.vlim, self.flim,
+                            ident.get("vout_mv") if ident is not None else None, hint)
+        if p is not None:
+            self.vout_user = p["vout_mv"] / 1000.0
 
     def _power_on(self):
         if not self.reset(True):
@@ -359,7 +344,7 @@ class Module:
             # chips the controller cannot reach stay unconfigured: in series voltage domains
             # they unbalance the string, so the module is not run (the break stays reported)
             return slotfsm.FAIL, "chain:no_response"
-        p = self.profile
+        p = self.store.profile
         if not self._restore:
             pass  # restart of the same module: per-chip targets as they were
         elif p is None:
@@ -375,32 +360,20 @@ class Module:
         return slotfsm.OK, None
 
     # ------------------------------------------------------------ module EEPROM: profile, repairs
-    def save_profile(self):
+    def save_profile(self, goal=None):
         """Store the live per-chip frequency targets and string voltage as the module's tuned
-        profile (verified by read-back; the previous profile survives a failed write)."""
+        profile, and as goal's (mode, target) on a part with a profile table (verified by
+        read-back; the previous profile survives a failed write)."""
         if self.eeprom_addr is None or self.state not in RUNNING:
             raise ValueError("module %d is not hashing with an identity EEPROM (state %s)" % (self.slot, self.state))
-        n = self.chain.expected
-        t = self.chain.target
-        freqs = t if n <= profile.MAX_CHIPS else [self.target_mhz]
-        try:
-            seq = profile.read(self.ee_i2c, self.eeprom_addr, self._prof_buf)["seq"] + 1
-        except ValueError:
-            seq = 1
-        rec = profile.encode(freqs, int(self.vout_user * 1000 + 0.5), seq)
-        profile.write(self.ee_i2c, self.eeprom_addr, rec, self._prof_buf, self.clock.sleep_ms)
-        self.profile = profile.decode(rec)
-        self.profile_note = None
-        return self.profile
+        return self.store.save(self.chain.target, int(self.vout_user * 1000 + 0.5), goal,
+                               self.ghs() / 1000.0, self.vout * self.iout)
 
     def repair_log(self, add=None):
         """Entries of the append-only repair log, oldest first; add=(days, code, arg) appends."""
         if self.eeprom_addr is None or self.state == EMPTY:
             raise ValueError("module %d has no identity EEPROM present" % self.slot)
-        if add is not None:
-            repairlog.append(self.ee_i2c, self.eeprom_addr, add[0], add[1], add[2], self._id_buf,
-                             self.clock.sleep_ms)
-        return repairlog.read(self.ee_i2c, self.eeprom_addr, self._id_buf)
+        return self.store.repairs(add)
 
     def set_freq(self, mhz, chip=-1):
         """Per-module or per-chip frequency target; refused outside the board's limits."""

@@ -50,8 +50,8 @@ def read(i2c, addr, buf):
     return eerecord.read(i2c, addr, SLOTS, buf, decode, ProfileError)
 
 
-def write(i2c, addr, record, buf, settle=None):
-    return eerecord.write(i2c, addr, SLOTS, record, buf, decode, ProfileError, settle)
+def write(i2c, addr, record, buf, settle=None, page=eerecord.PAGE):
+    return eerecord.write(i2c, addr, SLOTS, record, buf, decode, ProfileError, settle, min(page, RECORD_LEN))
 
 
 def check(prof, chips, vlim, flim):

@@ -28,8 +28,8 @@ def module_doc(m):
             "thermal": {"state": STATES[m.thermal.state], "level": m.thermal.level,
                         "retries": m.thermal.retries, "cause": m.thermal.cause},
             "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()),
-            "profile": None if m.state == "empty" else "stored" if m.profile is not None else (
-                "default" if m.profile_note is None else "ignored:" + m.profile_note)}
+            "profile": None if m.state == "empty" else "stored" if m.store.profile is not None else (
+                "default" if m.store.note is None else "ignored:" + m.store.note)}
 
 
 def brief(m):

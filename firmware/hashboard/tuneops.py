@@ -1,6 +1,7 @@
 # Host protocol ops of the tuner (docs/protocol.md, "Tuning"), kept out of Protocol so that the
 # dispatcher does not grow with every feature: Protocol.ops is extended with these at start-up.
 from .protocol import ProtocolError
+from .vsearch import MODES
 
 
 def install(protocol, app):
@@ -36,17 +37,31 @@ def install(protocol, app):
 
     def op_profiles(args):
         """{"module": M}: the tuned profile each module carries (as read at its insertion, or as
-        last saved), and why a stored one is not in use."""
+        last saved), why a stored one is not in use, and its table of one profile per goal."""
         m = module_arg(args)
         out = []
         for mod in app.modules:
             if m is not None and mod.slot != m:
                 continue
-            p = mod.profile
-            out.append({"module": mod.slot, "state": mod.state, "serial": mod.serial,
-                        "profile": None if p is None else {"vout": p["vout_mv"] / 1000.0, "seq": p["seq"],
-                                                           "freqs_mhz": p["freqs"]},
-                        "note": mod.profile_note})
+            st = mod.store
+            p = st.profile
+            doc = None
+            if p is not None:
+                doc = {"vout": p["vout_mv"] / 1000.0, "seq": p["seq"], "freqs_mhz": p["freqs"]}
+                if "mode" in p:  # started from the table's entry for a goal
+                    doc["mode"] = MODES[p["mode"]]
+                    doc["target"] = p["goal"]
+            targets = []  # type: list | None
+            if mod.state != "empty":
+                try:
+                    targets = st.targets()
+                except OSError:
+                    targets = None  # the part did not answer: unknown, not empty
+            if targets:
+                for t in targets:
+                    t["mode"] = MODES[t["mode"]]
+            out.append({"module": mod.slot, "state": mod.state, "serial": mod.serial, "profile": doc,
+                        "note": st.note, "eeprom": st.part, "targets": targets})
         return {"modules": out}
 
     protocol.ops["tune"] = op_tune

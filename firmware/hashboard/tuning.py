@@ -10,7 +10,7 @@ from .compat import ticks_diff
 from .tuner import MODE_IDS, OFF, ModuleTuner
 from .vsearch import MODES
 
-_SAVE_EVERY_MS = 3600000  # at most one profile write an hour per module (after the first)
+_SAVE_EVERY_MS = 3600000  # a goal's first convergence is saved; re-saved at most hourly
 
 
 class Tuning:
@@ -32,8 +32,27 @@ class Tuning:
         self._applied = [None] * len(app.modules)  # type: list  # (mode, goal) each tuner was started with
         self._saved = bytearray(len(app.modules))  # this convergence is in the module's EEPROM
         self._t_saved = [None] * len(app.modules)  # type: list
+        self._key_saved = [None] * len(app.modules)  # type: list  # the goal last saved per module
         self._t_start = 0
         self._gen = [0] * len(app.modules)  # the module generation each tuner's heat fit is of
+        for i, m in enumerate(app.modules):
+            m.goal_hint = self._hint(i)  # an inserted module starts from its profile for this goal
+
+    def _hint(self, i):
+        return lambda: self.goal_hint(i)
+
+    def goal_hint(self, i):
+        """The goal module i would get if it started hashing now (its own, or its share of the
+        board's counting itself), or None."""
+        g = self.own[i]
+        if g is None:
+            if self.mode == OFF:
+                return None
+            n = 1
+            for k in range(len(self.own)):
+                n += k != i and self.own[k] is None and self._applied[k] is not None
+            g = (self.mode, self.goal / n)
+        return None if g[0] == OFF else g
 
     # ------------------------------------------------------------ goals
     def validate(self, mode, goal, module):
@@ -121,6 +140,7 @@ class Tuning:
             tu = self.tuners[i]
             if m.generation != self._gen[i]:
                 self._gen[i] = m.generation
+                self._key_saved[i] = self._t_saved[i] = None  # a new module: its first convergence is saved
                 tu.forget_heat()  # another module's heat sink (a swap, however fast)
                 if tu.mode != OFF:  # nor its voltage ceiling and search position
                     tu.stop()
@@ -151,12 +171,14 @@ class Tuning:
         if self._saved[i] or m.eeprom_addr is None:
             return
         self._saved[i] = 1
+        goal = self._applied[i]
         last = self._t_saved[i]
-        if last is not None and ticks_diff(now, last) < _SAVE_EVERY_MS:
-            return  # continuous re-tuning: the EEPROM's write endurance is not spent on it
+        if goal == self._key_saved[i] and last is not None and ticks_diff(now, last) < _SAVE_EVERY_MS:
+            return  # continuous re-tuning of one goal: the EEPROM's write endurance is not spent on it
         self._t_saved[i] = now
+        self._key_saved[i] = goal
         try:
-            p = m.save_profile()
+            p = m.save_profile(goal)
             self.app.emit(now, "tune", i, "converged: profile %d saved (%.2f V)" % (p["seq"], p["vout_mv"] / 1000.0))
         except (OSError, ValueError) as e:
             self.app.emit(now, "tune", i, "converged: profile not saved (%s)" % e)

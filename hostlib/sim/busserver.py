@@ -104,7 +104,7 @@ class BusServer:
             if op == 0x11:
                 return 0, sim.i2c(ch, p[0], None, p[1] | (p[2] << 8))
             if op == 0x12:
-                return 0, sim.i2c(ch, p[0], bytes((p[3],)), p[1] | (p[2] << 8))
+                return 0, sim.i2c(ch, p[0], bytes(p[3:]), p[1] | (p[2] << 8))  # 1 or 2 address bytes
             if op == 0x13:
                 return 0, bytes(sorted(sim.buses.get(ch, {})))
             if op == 0x20:

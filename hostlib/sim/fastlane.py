@@ -40,6 +40,10 @@ class ManualClock:
         self.ms += ms
 
 
+def _mem(memaddr: int, addrsize: int) -> bytes:
+    return bytes((memaddr >> 8, memaddr & 0xFF)) if addrsize == 16 else bytes((memaddr,))
+
+
 class EmuI2C:
     def __init__(self, sim: SimBoard, bus: int, hw=None) -> None:
         self.sim = sim
@@ -55,7 +59,7 @@ class EmuI2C:
         return len(buf) + 1
 
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
-        self.sim.i2c(self.bus, addr, bytes((memaddr,)) + bytes(buf), 0)
+        self.sim.i2c(self.bus, addr, _mem(memaddr, addrsize) + bytes(buf), 0)
 
     def readfrom_into(self, addr, buf, stop=True):
         data = self.sim.i2c(self.bus, addr, None, len(buf))
@@ -63,7 +67,7 @@ class EmuI2C:
 
     def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
         self._count(addr)
-        data = self.sim.i2c(self.bus, addr, bytes((memaddr,)), len(buf))
+        data = self.sim.i2c(self.bus, addr, _mem(memaddr, addrsize), len(buf))
         buf[: len(data)] = data
 
 

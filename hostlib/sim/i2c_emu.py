@@ -257,8 +257,13 @@ class EMC2101Emu(RegPointerDevice):
 
 # ----------------------------------------------------------------------------- EEPROM
 class EEPROM24C02(I2CDevice):
+    """A 24Cxx serial EEPROM: a write sets the address pointer (ADDR_BYTES bytes, high first)
+    and stores what follows inside one page (wrapping there, like the part); reads run on
+    from the pointer across the whole array."""
+
     SIZE = 256
     PAGE = 8
+    ADDR_BYTES = 1
 
     def __init__(self, image: bytes | None = None) -> None:
         self.mem = bytearray(b"\xff" * self.SIZE)
@@ -269,10 +274,14 @@ class EEPROM24C02(I2CDevice):
     def write(self, data: bytes) -> None:
         if self.nack:
             raise Nack()
-        if not data:
-            return
-        self.ptr = data[0]
-        for b in data[1:]:  # page write wraps inside the 8-byte page, like the part
+        k = self.ADDR_BYTES
+        if len(data) < k:
+            return  # an address phase cut short: the part keeps its pointer
+        ptr = 0
+        for b in data[:k]:
+            ptr = (ptr << 8) | b
+        self.ptr = ptr % self.SIZE
+        for b in data[k:]:
             page = self.ptr & ~(self.PAGE - 1)
             self.mem[self.ptr] = b
             self.ptr = page | ((self.ptr + 1) & (self.PAGE - 1))
@@ -283,6 +292,17 @@ class EEPROM24C02(I2CDevice):
         out = bytes(self.mem[(self.ptr + i) % self.SIZE] for i in range(n))
         self.ptr = (self.ptr + n) % self.SIZE
         return out
+
+
+class EEPROM24C64(EEPROM24C02):
+    """8 KiB, 16-bit word address, 32-byte pages (24C64 / 24AA64 class)."""
+
+    SIZE = 8192
+    PAGE = 32
+    ADDR_BYTES = 2
+
+
+EEPROM_PARTS = {"24c02": EEPROM24C02, "24c64": EEPROM24C64}
 
 
 # ----------------------------------------------------------------------------- expander

@@ -11,7 +11,7 @@ from hashboard import identity
 from .boardclock import BoardClock
 from .chain_emu import ChainEmu
 from .faults import Fault, parse
-from .i2c_emu import EEPROM24C02, EMC2101Emu, I2CDevice, Nack, TCA9535Emu, TMP1075Emu, TPS546Emu
+from .i2c_emu import EEPROM_PARTS, EMC2101Emu, I2CDevice, Nack, TCA9535Emu, TMP1075Emu, TPS546Emu
 from .physics import ModuleModel, build_module
 
 PHYSICS_MIN_STEP_S = 0.02
@@ -34,7 +34,8 @@ class ModuleHW:
         self.model = model
         self.chain = ChainEmu(model, rng)
         self.vrm = TPS546Emu()
-        self.eeprom = EEPROM24C02(eeprom) if "eeprom" in slot_cfg else None
+        part = EEPROM_PARTS[cfg["module"].get("eeprom", {}).get("part", "24c02")]
+        self.eeprom = part(eeprom) if "eeprom" in slot_cfg else None
         self.rng = rng
         self.sensors: dict[str, I2CDevice] = {}
         for s in slot_cfg["sensors"]:

@@ -68,7 +68,7 @@ class I2C:
     def __init__(self, id, scl=None, sda=None, freq=400000, timeout=50000):
         self.id = id
         self.freq = freq
-        self._req = bytearray(4)
+        self._req = bytearray(5)
 
     def _wire_us(self, nbytes, starts=1):
         # 9 bit times per byte (8 + ACK), plus start and stop conditions
@@ -79,8 +79,8 @@ class I2C:
         return len(buf) + 1
 
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
-        simbus.call(_OP_I2C_W, self.id, bytes((addr, memaddr)) + bytes(buf),
-                    self._wire_us(len(buf) + 2))
+        a = bytes((addr, memaddr >> 8, memaddr & 0xFF)) if addrsize == 16 else bytes((addr, memaddr))
+        simbus.call(_OP_I2C_W, self.id, a + bytes(buf), self._wire_us(len(buf) + len(a)))
 
     def readfrom_into(self, addr, buf, stop=True):
         r = self._req
@@ -100,8 +100,14 @@ class I2C:
         r[0] = addr
         r[1] = len(buf) & 0xFF
         r[2] = len(buf) >> 8
-        r[3] = memaddr
-        n = simbus.call(_OP_I2C_WR, self.id, r, self._wire_us(len(buf) + 3, 2))
+        if addrsize == 16:  # high byte first, as 24C32 and larger parts take it
+            r[3] = memaddr >> 8
+            r[4] = memaddr & 0xFF
+            k = 5
+        else:
+            r[3] = memaddr
+            k = 4
+        n = simbus.call(_OP_I2C_WR, self.id, memoryview(r)[0:k], self._wire_us(len(buf) + k - 1, 2))
         buf[0:n] = simbus.rmv[0:n]
 
     def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
