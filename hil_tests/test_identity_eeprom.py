@@ -48,3 +48,10 @@ def test_sequence_wraps():
     buf = bytearray(64)
     identity.write(bus, 0x50, rec("NEW", 0), buf)
     assert identity.read(bus, 0x50, buf)["serial"] == "NEW"
+
+
+def test_the_rated_maximum_voltage_defaults_to_the_nominal():
+    """Older records hold 0 in the rating's bytes: the nominal voltage is their ceiling."""
+    assert identity.decode(rec("R0", 1))["vout_max_mv"] == 4600
+    r = identity.encode("HBM-1370-24", "R1", 0x1370, 24, 4, (26, 11, 22), 1, 4600, 525, 1, vout_max_mv=5000)
+    assert identity.decode(r)["vout_max_mv"] == 5000 and identity.decode(r)["vout_mv"] == 4600

@@ -58,3 +58,20 @@ def test_a_power_goal_never_pushes_the_regulator_toward_its_trip():
     m, tu = fb.app.modules[0], fb.app.tuning.tuners[0]
     assert abs(tu.current_w - 0.9 * 90.0 * m.vout) < 1e-6
     assert tu.ceiling_w is not None and tu.ceiling_w <= 0.9 * 90.0 * m.vout + 1e-6 < 400.0
+
+
+def test_the_tuner_never_goes_above_the_modules_rating():
+    """The voltage ceiling is the module's rated maximum from its EEPROM, or its nominal when the
+    record names none (then 400 W is out of reach: 0.9 x 90 A x 4.6 V = 372.6 W)."""
+    fb = FastBoard("modular-4x")
+    fb.sim.remove_module(1)
+    fb.sim.insert_module(1, module_image("NOMINAL-ONLY", vout_mv=4600))
+    fb.run_for(4000)
+    assert reply(fb, "tune", mode="power", target=1600.0)["ok"]
+    fb.run_for(3000)
+    t = fb.app.tuning.tuners
+    assert t[1].search.vmax == 4.6  # named no rating: its nominal
+    assert t[0].search.vmax == 5.0  # the emulated reference module is rated for the board's range
+    fb.run_for(120000)
+    for i in (0, 1):
+        assert fb.app.modules[i].vout_user <= t[i].search.vmax + 1e-6

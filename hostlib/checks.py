@@ -52,9 +52,9 @@ class BoardLimits:
             return _ok(argcheck.number, "power target", v, 0, float("inf"), " W")
         return _ok(argcheck.power_target, v, self.power_max / self.slots if one_module else self.power_max)
 
-    def vout_mv(self, v: int) -> int:
+    def vout_mv(self, v: int, name: str = "vout_mv") -> int:
         lo, hi = int(self.vout["min"] * 1000 + 0.5), int(self.vout["max"] * 1000 + 0.5)
-        return _ok(argcheck.integer, "vout_mv", v, lo, hi, " mV")
+        return _ok(argcheck.integer, name, v, lo, hi, " mV")
 
     def heartbeat_s(self, v: float) -> float:
         return _ok(argcheck.number, "heartbeat timeout", v, self.heartbeat["min"], self.heartbeat["max"], " s")

@@ -100,8 +100,9 @@ def cmd_provision(args) -> int:
     module = args.target == "module"
     if module and args.module is None:
         raise UsageError("provision module needs the slot: hbctl provision module M --serial S")
-    if not module and (args.module is not None or args.grade is not None or args.vout_mv is not None):
-        raise UsageError("the slot, --grade and --vout-mv are for provision module")
+    if not module and (args.module is not None or args.grade is not None or args.vout_mv is not None
+                       or args.vout_max_mv is not None):
+        raise UsageError("the slot, --grade, --vout-mv and --vout-max-mv are for provision module")
     req: dict = {"target": args.target, "serial": checks.text("serial", args.serial, argcheck.SERIAL_LEN),
                  "date": _date(args.date), "force": args.force}
     if args.model is not None:
@@ -114,6 +115,11 @@ def cmd_provision(args) -> int:
             req["module"] = lim.module(args.module)
             if args.vout_mv is not None:
                 req["vout_mv"] = lim.vout_mv(args.vout_mv)
+            if args.vout_max_mv is not None:
+                req["vout_max_mv"] = lim.vout_mv(args.vout_max_mv, "vout_max_mv")
+                nominal = req.get("vout_mv", int(lim.vout["default"] * 1000 + 0.5))
+                if req["vout_max_mv"] < nominal:
+                    raise UsageError(f"--vout-max-mv {req['vout_max_mv']} is below the nominal {nominal} mV")
             checks.present(ln, args.module)
         out = ln.request("provision", req)
     if args.json:
@@ -154,6 +160,9 @@ def add_parsers(sub) -> None:
     pv.add_argument("--grade", type=integer, help="module bin / grade 0..255 (default 0)")
     pv.add_argument("--vout-mv", type=integer, help="module nominal string voltage, mV, within the board's "
                                                     "vout limits (default: the board's default)")
+    pv.add_argument("--vout-max-mv", type=integer, help="the highest string voltage the module is rated "
+                                                        "for, mV, nominal..the board's vout max (default: "
+                                                        "none: the tuner stays at or below the nominal)")
     pv.add_argument("--force", action="store_true", help="replace a valid identity")
     add_json(pv, "the written identity")
     pv.set_defaults(func=cmd_provision)

@@ -14,14 +14,15 @@ def module_image(serial: str, *, model: str = "HBM-1370-24", chip_id: int = 0x13
                  vout_mv: int = 4600, freq_mhz: int = 525,
                  profile_freqs: list[float] | None = None, profile_vout_mv: int | None = None,
                  repairs: list[tuple[int, int, int]] = (), cal: tuple[int, int, int] = (0, 0, 0),
-                 part: str = "24c02", table: list[dict] = ()) -> bytes:
+                 part: str = "24c02", table: list[dict] = (), vout_max_mv: int = 0) -> bytes:
     """A module image: identity in copy A, optionally a profile in copy A and repair entries
     (days, code, arg) in order; on a part with room, profile-table entries (dicts with mode
     1..3, goal, freqs, vout_mv and optional ths, power_w), each in its copy A; everything else
     blank (0xFF) as a new part."""
     size = eepart.PARTS[part][0]
     img = bytearray(b"\xff" * size)
-    rec = identity.encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=1, cal=cal)
+    rec = identity.encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=1, cal=cal,
+                          vout_max_mv=vout_max_mv)
     img[identity.SLOTS[0]: identity.SLOTS[0] + len(rec)] = rec
     if profile_freqs is not None:
         p = profile.encode(profile_freqs, profile_vout_mv or vout_mv, seq=1)

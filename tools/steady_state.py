@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from hashboard import pmbus
+from hashboard.tuning import CURRENT_SHARE
 from hostlib.sim.physics import ModuleModel
 from hostlib.sim.simboard import SimBoard
 
@@ -40,8 +41,9 @@ class Limits:
     def from_board(cls, cfg: dict) -> "Limits":
         lim = cfg["limits"]
         v, f = lim["vout"], lim["freq_mhz"]
+        # the current a tuned module may draw: the firmware's share of the over-current trip
         return cls(v["min"], v["max"], v["step"], v["default"], f["min"], f["max"], f["default"],
-                   lim["thermal"]["hot_c"], lim["iout_max_a"])
+                   lim["thermal"]["hot_c"], lim["iout_max_a"] * CURRENT_SHARE)
 
     def settable(self, volts: float) -> float:
         """The string voltage the regulator really sets for a request (VOUT_COMMAND truncates)."""

@@ -6,7 +6,7 @@ figures are the ones reported and checked: power at the regulator output (Σ chi
 what the firmware reads as vout·iout), every chip's error ≤ 1 %, VS a setting the regulator can
 make inside the board's envelope (4.0..5.0 V in 1/512 V codes: finer than the board's 0.05 V
 ramp step, because a tuner may use any code), frequencies in the board's range (continuous: the
-PLL's steps are < 0.5 MHz), string current ≤ iout_max, both sensors' noiseless readings ≤ hot_c,
+PLL's steps are < 0.5 MHz), string current ≤ iout_max (Limits: the firmware's share of the trip), both sensors' noiseless readings ≤ hot_c,
 power ≤ the cap.
 
 How the per-chip bound (`per_chip`) is computed:

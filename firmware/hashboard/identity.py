@@ -11,21 +11,24 @@ RECORD_LEN = 64
 SLOTS = (0x00, 0x40)  # two copies: a write goes to the older one, so a torn write loses nothing
 # magic, version, length, model, serial, chip_id, chips, domains, yy, mm, dd, grade,
 # vout_mv (string voltage), freq_mhz, seq (which copy is newer), calibration (two temperature
-# sensor offsets in 0.1 degC, current-sense gain trim in 1e-4), 6 reserved; crc16 appended.
-# Calibration sits in bytes that were reserved (zero) in the first records: zero = uncalibrated.
-_FMT = ">4sBB16s16sHBBBBBBHHHbbh6s"
+# sensor offsets in 0.1 degC, current-sense gain trim in 1e-4), the rated maximum string voltage
+# (mV), 4 reserved; crc16 appended. Calibration and the rating sit in bytes that were reserved
+# (zero) in the first records: zero = uncalibrated, and no rating above the nominal voltage.
+_FMT = ">4sBB16s16sHBBBBBBHHHbbhH4s"
 
 
 class IdentityError(ValueError):
     pass
 
 
-def encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=0, cal=(0, 0, 0)):
-    """cal: (sensor 0 offset, sensor 1 offset) in 0.1 degC and the current gain trim in 1e-4."""
+def encode(model, serial, chip_id, chips, domains, date, grade, vout_mv, freq_mhz, seq=0, cal=(0, 0, 0),
+           vout_max_mv=0):
+    """cal: (sensor 0 offset, sensor 1 offset) in 0.1 degC and the current gain trim in 1e-4;
+    vout_max_mv: the highest string voltage the module is rated for (0: its nominal)."""
     yy, mm, dd = date
     body = struct.pack(
         _FMT, MAGIC, LAYOUT_VERSION, RECORD_LEN, model.encode(), serial.encode(), chip_id,
-        chips, domains, yy, mm, dd, grade, vout_mv, freq_mhz, seq, cal[0], cal[1], cal[2], bytes(6),
+        chips, domains, yy, mm, dd, grade, vout_mv, freq_mhz, seq, cal[0], cal[1], cal[2], vout_max_mv, bytes(4),
     )
     return body + struct.pack(">H", crc16(body))
 
@@ -59,6 +62,7 @@ def decode(data):
         "freq_mhz": f[13],
         "seq": f[14],
         "cal": {"temp_offset_c": (f[15] / 10.0, f[16] / 10.0), "iout_gain": 1.0 + f[17] / 10000.0},
+        "vout_max_mv": max(f[18], f[12]),  # never below the nominal; 0 (older records): the nominal
     }
 
 

@@ -56,7 +56,7 @@ class ModuleStore:
     def _usable(self, p, chips, vlim, flim, rating_mv):
         why = profile.check(p, chips, vlim, flim)
         if why is None and rating_mv and p["vout_mv"] > rating_mv:
-            why = "vout_above_rating"  # never above the module's own nominal
+            why = "vout_above_rating"  # never above what the module is rated for
         return why
 
     # ------------------------------------------------------------ saving

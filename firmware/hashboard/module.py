@@ -298,7 +298,7 @@ class Module:
         ident = self.ident
         hint = self.goal_hint() if self.goal_hint is not None else None
         p = self.store.load(self.chain.expected, self.vlim, self.flim,
-                            ident.get("vout_mv") if ident is not None else None, hint)
+                            ident.get("vout_max_mv") if ident is not None else None, hint)
         if p is not None:
             self.vout_user = p["vout_mv"] / 1000.0
 

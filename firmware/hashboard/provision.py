@@ -62,11 +62,16 @@ def provision_module(m, board, args, now):
     vout = args.get("vout_mv", int(lim["vout"]["default"] * 1000 + 0.5))
     # a nominal voltage outside the board's envelope would make the module incompatible
     argcheck.integer("vout_mv", vout, int(lim["vout"]["min"] * 1000 + 0.5), int(lim["vout"]["max"] * 1000 + 0.5), " mV")
+    # the rated maximum (0: none above the nominal): the tuner never goes above it
+    vmax = args.get("vout_max_mv", 0)
+    if vmax != 0:
+        argcheck.integer("vout_max_mv", vmax, vout, int(lim["vout"]["max"] * 1000 + 0.5), " mV")
     grade = argcheck.integer("grade", args.get("grade", 0), 0, 255)
     rec = identity.encode(_text(args, "model", argcheck.MODEL_LEN, mod.get("model", "module")),
                           _text(args, "serial", argcheck.SERIAL_LEN),
                           m.chain.chip.CHIP_ID, mod["chips"], mod["domains"], _date(args), grade, vout,
-                          int(lim["freq_mhz"]["default"]), (old["seq"] + 1) & 0xFFFF if old else 1)
+                          int(lim["freq_mhz"]["default"]), (old["seq"] + 1) & 0xFFFF if old else 1,
+                          vout_max_mv=vmax)
     identity.write(m.ee_i2c, m.eeprom_addr, rec, m._id_buf, m.clock.sleep_ms)
     m.power_off(now, "empty")  # the next control step identifies it with its new record
     return identity.decode(rec)

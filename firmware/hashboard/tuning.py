@@ -10,6 +10,8 @@ from .compat import ticks_diff
 from .tuner import MODE_IDS, OFF, ModuleTuner
 from .vsearch import MODES
 
+CURRENT_SHARE = 0.9  # of the regulator's over-current trip a tuned module may draw: a trip is a
+# fault threshold, not an operating point (current sense noise would trip a module parked on it)
 _SAVE_EVERY_MS = 3600000  # a goal's first convergence is saved; re-saved at most hourly
 
 
@@ -184,12 +186,13 @@ class Tuning:
             self.app.emit(now, "tune", i, "converged: profile not saved (%s)" % e)
 
     def _rating(self, m):
-        """A module is never tuned above its own nominal voltage (its identity EEPROM), or
-        above what the host set for it if that is higher: the board's limit is the board's,
-        the module's rating is the module's."""
+        """A module is never tuned above the voltage it is rated for (its identity EEPROM: the
+        rated maximum, or the nominal voltage when the record names none), or above what the
+        host set for it if that is higher: the board's limit is the board's, the module's
+        rating is the module's."""
         ident = m.ident
-        nominal = ident["vout_mv"] / 1000.0 if ident and ident.get("vout_mv") else m.vlim["default"]
-        return max(nominal, m.vout_user)
+        rated = ident["vout_max_mv"] / 1000.0 if ident and ident.get("vout_max_mv") else m.vlim["default"]
+        return max(rated, m.vout_user)
 
     def _observe(self, m, tu, now):
         c = m.chain
@@ -198,8 +201,8 @@ class Tuning:
             if t is not None and (hottest is None or t > hottest):
                 hottest = t
         power = m.vout * m.iout
-        # 90 % of the regulator's over-current trip, at the voltage it holds now
-        tu.current_w = 0.9 * m.vrm.iout_max * m.vout if m.vout > 0 else None
+        # CURRENT_SHARE of the regulator's over-current trip, at the voltage it holds now
+        tu.current_w = CURRENT_SHARE * m.vrm.iout_max * m.vout if m.vout > 0 else None
         tu.observe(now, c._dtot, c._derr, power, m.ghs() / 1000.0, hottest, m.thermal.level > 0)
         # through the module's own setters: the board's limits are checked there again
         for i in range(c.expected):

@@ -23,7 +23,8 @@ def default_eeprom(cfg: dict, slot: int, seed: int) -> bytes:
     v_mv = int(round(cfg["limits"]["vout"]["default"] * 1000))
     f = int(cfg["limits"]["freq_mhz"]["default"])
     return identity.encode(m.get("model", "module"), f"HB{seed:04d}-{slot:02d}", 0x1370, m["chips"],
-                           m["domains"], (26, 11, 1), 1, v_mv, f)
+                           m["domains"], (26, 11, 1), 1, v_mv, f,
+                           vout_max_mv=int(cfg["limits"]["vout"]["max"] * 1000 + 0.5))  # rated for the board's range
 
 
 class ModuleHW:
