@@ -12,7 +12,7 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # chip, link, vrm, sensor, uart, ambient, airflow, i2c
+    kind: str  # chip, link, vrm, sensor, uart, ambient, airflow, i2c, aging, cooling
     module: int | None = None
     index: int | None = None
     name: str | None = None
@@ -33,6 +33,10 @@ class Fault:
             return f"sensor:{self.name}:{self.mode}"
         if self.kind == "i2c":
             return "i2c:hang" if self.mode == "hang" else "i2c:expander:nack"
+        if self.kind == "aging":
+            return f"aging:{self.module}.{self.index}:{self.value:g}"
+        if self.kind == "cooling":
+            return f"cooling:{self.module}:{self.value:g}"
         return f"uart:{self.module}:noise={self.value:g}"
 
 
@@ -68,6 +72,18 @@ def parse(spec: str, slots: int, chips: int, sensors: list[str]) -> Fault:
     if kind in ("ambient", "airflow"):
         lo, hi = (-40.0, 80.0) if kind == "ambient" else (0.0, 4.0)
         return Fault(kind, value=_float(rest, spec, lo, hi))
+    if kind == "aging":  # chip I's stable frequency falls by RATE MHz per hour of board time
+        where, _, rate = rest.partition(":")
+        m_text, dot, i_text = where.partition(".")
+        if not dot or not rate:
+            raise FaultSpecError(f"fault spec {spec!r}: expected aging:M.I:MHZ_PER_HOUR, e.g. aging:1.7:20")
+        return Fault("aging", _int(m_text, "module", spec, slots), _int(i_text, "chip", spec, chips),
+                     value=_float(rate, spec, 0.0, 100000.0))
+    if kind == "cooling":  # module M's heat-sink thermal resistance multiplied (a fan, a pad)
+        m_text, _, factor = rest.partition(":")
+        if not factor:
+            raise FaultSpecError(f"fault spec {spec!r}: expected cooling:M:FACTOR, e.g. cooling:2:1.8")
+        return Fault("cooling", _int(m_text, "module", spec, slots), value=_float(factor, spec, 1.0, 20.0))
     if kind in ("chip", "link"):
         where, _, mode = rest.partition(":")
         m_text, dot, i_text = where.partition(".")
@@ -108,4 +124,4 @@ def parse(spec: str, slots: int, chips: int, sensors: list[str]) -> Fault:
         if key != "noise" or not eq:
             raise FaultSpecError(f"fault spec {spec!r}: expected uart:M:noise=RATE")
         return Fault("uart", m, value=_float(val, spec, 0.0, 1.0))
-    raise FaultSpecError(f"fault spec {spec!r}: unknown kind {kind!r} (chip, link, vrm, sensor, uart, ambient, airflow, i2c)")
+    raise FaultSpecError(f"fault spec {spec!r}: unknown kind {kind!r} (chip, link, vrm, sensor, uart, ambient, airflow, i2c, aging, cooling)")

@@ -24,6 +24,8 @@ class Chip:
     f_mhz: float = 0.0  # current PLL frequency while hashing (0 = not hashing)
     dead: bool = False
     F_scale: float = 1.0  # < 1 for an injected "unstable" chip
+    aging: float = 0.0  # MHz per hour its stable frequency loses (fault aging:M.I:RATE)
+    F_loss: float = 0.0  # MHz lost to aging so far (permanent: clearing the fault stops the aging)
     v: float = 0.0
     t_j: float = 25.0
     p: float = 0.0
@@ -51,6 +53,7 @@ class ModuleModel:
     domains: int
     c_th: float = 550.0
     r_sa_nominal: float = 0.108
+    r_factor: float = 1.0  # heat-sink resistance multiplier (fault cooling:M:FACTOR)
     consts: dict = field(default_factory=lambda: dict(DEFAULTS))
     t_sink: float = 25.0
     vs: float = 0.0  # string voltage set by the regulator (0 = off)
@@ -64,7 +67,8 @@ class ModuleModel:
 
     def fmax(self, chip: Chip, v: float, t: float) -> float:
         k = self.consts
-        return chip.F * chip.F_scale * (v - k["V0"]) / (k["VN"] - k["V0"]) * (1 - k["K"] * (t - 60.0))
+        f = max(0.0, chip.F * chip.F_scale - chip.F_loss)
+        return f * (v - k["V0"]) / (k["VN"] - k["V0"]) * (1 - k["K"] * (t - 60.0))
 
     def _leak(self, chip: Chip) -> float:
         """Current (A) that does not scale with voltage: L*exp((T-25)/TAU_L), or a dead chip's."""
@@ -119,7 +123,10 @@ class ModuleModel:
         for c in self.chips:  # second pass so leakage sees the junction temperature it causes
             c.t_j = self.t_sink + c.Rjc * c.p
         self.solve_electrical()
-        r_sa = self.r_sa_nominal / max(airflow, 0.02) ** 0.8
+        r_sa = self.r_sa_nominal * self.r_factor / max(airflow, 0.02) ** 0.8
+        for c in self.chips:
+            if c.aging:
+                c.F_loss += c.aging * dt / 3600.0
         p = self.power()
         remaining = dt
         while remaining > 0:  # explicit Euler in slices well below the sink's time constant

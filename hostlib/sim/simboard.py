@@ -267,6 +267,12 @@ class SimBoard:
         hw = self.modules[f.module] if f.module is not None else None
         if hw is None:
             return
+        if f.kind == "aging":
+            hw.model.chips[f.index].aging = f.value if on else 0.0
+            return
+        if f.kind == "cooling":
+            hw.model.r_factor = f.value if on else 1.0
+            return
         ch = hw.chain
         if f.kind == "link":
             ch.link_break = f.index if on else None
