@@ -55,3 +55,13 @@ def test_the_rated_maximum_voltage_defaults_to_the_nominal():
     assert identity.decode(rec("R0", 1))["vout_max_mv"] == 4600
     r = identity.encode("HBM-1370-24", "R1", 0x1370, 24, 4, (26, 11, 22), 1, 4600, 525, 1, vout_max_mv=5000)
     assert identity.decode(r)["vout_max_mv"] == 5000 and identity.decode(r)["vout_mv"] == 4600
+
+
+@pytest.mark.parametrize("cal", [(-51, 0, 0), (0, 51, 0), (0, 0, -501), (-128, -128, 0), (0, 0, -5000)])
+def test_a_calibration_past_its_bounds_is_a_bad_record(cal):
+    """It would blind the thermal guard or the power limit: the module is never powered."""
+    r = identity.encode("HBM-1370-24", "CAL", 0x1370, 24, 4, (26, 11, 22), 1, 4600, 525, 1, cal=cal)
+    with pytest.raises(identity.IdentityError, match="calibration"):
+        identity.decode(r)
+    ok = identity.encode("HBM-1370-24", "CAL", 0x1370, 24, 4, (26, 11, 22), 1, 4600, 525, 1, cal=(50, -50, 500))
+    assert identity.decode(ok)["cal"]["temp_offset_c"] == (5.0, -5.0)

@@ -92,11 +92,23 @@ def test_an_entry_outside_this_boards_limits_falls_back_to_the_last_profile():
     img = module_image("T3", part="24c64", profile_freqs=FREQS, profile_vout_mv=4550, table=[
         {"mode": POWER, "goal": 331.0, "freqs": [637.5] * 24, "vout_mv": 4700}])  # > 625 MHz
     s, _ = store(img)
-    assert load(s, (POWER, 331.0))["vout_mv"] == 4550
+    assert load(s, (POWER, 331.0))["vout_mv"] == 4550 and s.note == "table:freq"
     img = module_image("T4", part="24c64", table=[
         {"mode": POWER, "goal": 331.0, "freqs": FREQS, "vout_mv": 4700}])
     s, _ = store(img)
-    assert load(s, (POWER, 331.0)) is None and s.note is None  # above its 4.6 V rating: defaults
+    assert load(s, (POWER, 331.0)) is None and s.note == "vout_above_rating"  # rated 4.6 V: defaults
+
+
+def test_a_refused_entry_gives_way_to_the_next_nearest():
+    img = module_image("T5", part="24c64", table=[
+        {"mode": POWER, "goal": 300.0, "freqs": FREQS, "vout_mv": 4700},  # above its rating
+        {"mode": POWER, "goal": 280.0, "freqs": FREQS, "vout_mv": 4550},
+        {"mode": POWER, "goal": 350.0, "freqs": FREQS, "vout_mv": 4500}])
+    s, _ = store(img)
+    assert load(s, (POWER, 320.0))["vout_mv"] == 4550  # 300 W refused: 280 W, still below the goal
+    assert load(s, (POWER, 250.0))["vout_mv"] == 4550  # nothing below: the nearest above (280 W)
+    assert load(s, (POWER, 290.0))["vout_mv"] == 4550  # 280 W below beats 300 W above (refused anyway)
+    assert load(s, (HASHRATE, 20.0)) is None  # another mode's profiles are never used
 
 
 def test_a_module_written_before_the_table_reads_as_before():
@@ -154,3 +166,34 @@ def test_a_module_seated_under_a_board_goal_starts_from_that_goals_profile():
     assert doc["eeprom"] == "24c64" and doc["profile"]["mode"] == "power" and doc["profile"]["target"] == 250.0
     assert sorted((t["mode"], t["target"], t["vout"], t["ths"]) for t in doc["targets"]) == [
         ("power", 250.0, 4.3, 22.0), ("power", 331.0, 4.6, 27.0)]
+
+
+def test_a_goals_entry_is_rewritten_at_most_hourly_even_when_goals_alternate():
+    """Each goal's first convergence is saved; an operator alternating 250 and 300 W does not
+    spend the EEPROM's write endurance on every switch (the tuner's own bookkeeping)."""
+    fb = FastBoard("modular-4x")
+    fb.run_for(3000)
+    tun, m = fb.app.tuning, fb.app.modules[0]
+    tu = tun.tuners[0]
+    saves = []
+
+    def save_profile(goal=None):  # records what the tuner asks for instead of writing
+        saves.append(goal)
+        return {"seq": len(saves), "vout_mv": 4600}
+
+    m.save_profile = save_profile
+    t = 0
+    for goal in [(POWER, 250.0), (POWER, 300.0), (POWER, 250.0), (POWER, 300.0), (POWER, 250.0)]:
+        tun._applied[0] = goal
+        tu.phase = 1
+        tun._keep(0, m, tu, t)  # probing
+        tu.phase = 2
+        tun._keep(0, m, tu, t + 1)  # converged
+        t += 600_000  # ten minutes a goal
+    assert saves == [(POWER, 250.0), (POWER, 300.0)]  # 20 and 40 min later: not yet an hour
+    tun._applied[0] = (POWER, 250.0)
+    tu.phase = 1
+    tun._keep(0, m, tu, 3_600_001)
+    tu.phase = 2
+    tun._keep(0, m, tu, 3_600_002)
+    assert saves[-1] == (POWER, 250.0) and len(saves) == 3  # an hour on: saved again

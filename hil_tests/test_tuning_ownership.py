@@ -75,3 +75,31 @@ def test_the_tuner_never_goes_above_the_modules_rating():
     fb.run_for(120000)
     for i in (0, 1):
         assert fb.app.modules[i].vout_user <= t[i].search.vmax + 1e-6
+
+
+def test_a_current_warning_is_reported_and_let_go_never_treated_as_a_trip():
+    """A TPS546 latches IOUT_OC_WARN (STATUS_IOUT bit 5) and raises the IOUT byte of STATUS_WORD.
+    It is a warning: the module keeps hashing, and only that bit is cleared (a trip never is)."""
+    fb = FastBoard("modular-4x")
+    fb.run_for(3000)
+    vrm = fb.sim.modules[0].vrm
+    with fb.sim.lock:
+        vrm.status_iout |= 0x20
+    assert fb.app.modules[0].vrm.faults() == ["oc_warn"]
+    fb.run_for(500)
+    assert fb.app.modules[0].state == "hashing"
+    assert not vrm.status_iout & 0x20 and vrm.trip_clears == 0
+
+
+def test_a_400_w_goal_holds_below_the_current_warning():
+    """The tuner's current share (0.9 of the trip) sits under the regulator's warning (0.95)."""
+    fb = FastBoard("modular-4x")
+    fb.run_for(3000)
+    assert reply(fb, "tune", mode="power", target=400.0, module=0)["ok"]
+    vrm = fb.sim.modules[0].vrm
+    peak = 0.0
+    for _ in range(300):
+        fb.run_for(1000)
+        peak = max(peak, vrm.measured_iout())
+        assert fb.app.modules[0].state in ("hashing", "throttled"), fb.app.modules[0].state
+    assert peak < 0.95 * 90.0, peak

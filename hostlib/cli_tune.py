@@ -153,14 +153,20 @@ def _show(link: Link, args, doc: dict | None = None, converged: bool = True) -> 
         out["modules"] = [dict(m, chips=chips.get(m["module"], [])) for m in doc["modules"]]
         print(json.dumps(out))
         return 0 if converged else 1
-    print(f"goal: {doc['mode']}" + ("" if doc["mode"] == "off" else f" {doc['target']:g} {_unit(doc['mode'])}")
-          + ("  (converged)" if doc["converged"] else ""))
+    own = [f"module {i}: {g['mode']} {g['target']:g} {_unit(g['mode'])}"
+           for i, g in enumerate(doc.get("modules_own") or []) if g is not None]
+    print(f"board goal: {doc['mode']}" + ("" if doc["mode"] == "off" else f" {doc['target']:g} {_unit(doc['mode'])}")
+          + ("; " + "; ".join(own) if own else "") + ("  (converged)" if doc["converged"] else ""))
     for m in doc["modules"]:
         if args.module is not None and m["module"] != args.module:
             continue
         jth = f"{m['jth']:.2f}" if m["jth"] else "-"
-        print(f"module {m['module']}: {m['mode']:<10} {m['phase']:<9} {m['vout']:.2f} V  {m['power_w']:7.1f} W  "
+        goal = "" if m["mode"] == "off" else f"goal {m['goal']:g} {_unit(m['mode'])}  "
+        print(f"module {m['module']}: {m['mode']:<10} {m['phase']:<9} {goal}{m['vout']:.2f} V  {m['power_w']:7.1f} W  "
               f"{m['ths']:6.2f} TH/s  {jth} J/TH  parked {m['parked']}")
+        cw = m.get("ceiling_w")
+        if m["mode"] == "power" and cw is not None and cw < m["goal"] * 0.995:
+            print(f"  held at {cw:.0f} W: what its cooling or its regulator's current allows, under the goal")
         if m["module"] in chips:
             print("  chip  MHz     err %   GH/s  state")
             for c in chips[m["module"]]:

@@ -115,11 +115,10 @@ def cmd_provision(args) -> int:
             req["module"] = lim.module(args.module)
             if args.vout_mv is not None:
                 req["vout_mv"] = lim.vout_mv(args.vout_mv)
-            if args.vout_max_mv is not None:
-                req["vout_max_mv"] = lim.vout_mv(args.vout_max_mv, "vout_max_mv")
+            if args.vout_max_mv is not None:  # from the nominal up to the board's maximum
                 nominal = req.get("vout_mv", int(lim.vout["default"] * 1000 + 0.5))
-                if req["vout_max_mv"] < nominal:
-                    raise UsageError(f"--vout-max-mv {req['vout_max_mv']} is below the nominal {nominal} mV")
+                req["vout_max_mv"] = checks._ok(argcheck.integer, "--vout-max-mv", args.vout_max_mv, nominal,
+                                                int(lim.vout["max"] * 1000 + 0.5), " mV")
             checks.present(ln, args.module)
         out = ln.request("provision", req)
     if args.json:
@@ -129,7 +128,8 @@ def cmd_provision(args) -> int:
         print(f"board identity written and verified: serial {b['serial']} (model {b['model']})")
     else:
         print(f"module {out['module']} identity written and verified: serial {out['serial']} "
-              f"(model {out['model']}, record #{out['seq']}); identifying it again")
+              f"(model {out['model']}, record #{out['seq']}, nominal {out['vout_mv'] / 1000:g} V, "
+              f"rated up to {out['vout_max_mv'] / 1000:g} V); identifying it again")
     return 0
 
 

@@ -15,6 +15,8 @@ SLOTS = (0x00, 0x40)  # two copies: a write goes to the older one, so a torn wri
 # (mV), 4 reserved; crc16 appended. Calibration and the rating sit in bytes that were reserved
 # (zero) in the first records: zero = uncalibrated, and no rating above the nominal voltage.
 _FMT = ">4sBB16s16sHBBBBBBHHHbbhH4s"
+CAL_TEMP_MAX = 50  # 0.1 degC: a sensor offset beyond 5 degC is not a calibration
+CAL_GAIN_MAX = 500  # 1e-4: a current-sense trim beyond 5 % is not a calibration
 
 
 class IdentityError(ValueError):
@@ -50,6 +52,10 @@ def decode(data):
     f = struct.unpack(_FMT, bytes(data[0 : RECORD_LEN - 2]))
     if f[1] != LAYOUT_VERSION:
         raise IdentityError("unknown_version")
+    if abs(f[15]) > CAL_TEMP_MAX or abs(f[16]) > CAL_TEMP_MAX or abs(f[17]) > CAL_GAIN_MAX:
+        # a calibration this far off is a bad record, not a sensor: it would blind the thermal
+        # guard (-12.8 degC) or the power limit (-50 % current); the module is not powered
+        raise IdentityError("calibration")
     return {
         "model": _text(f[3]),
         "serial": _text(f[4]),

@@ -26,31 +26,38 @@ class ModuleStore:
     # ------------------------------------------------------------ at insertion
     def load(self, chips, vlim, flim, rating_mv, goal=None):
         """The profile a newly inserted module starts from: for goal (mode, target) the table's
-        entry for it (or the nearest, ptable.best), else the last one saved. Values outside
-        this board's limits or above the module's rating are never used (note says why)."""
+        entry for it (or the nearest that fits, ptable.ranked), else the last one saved. Values
+        outside this board's limits or above the module's rating are never used (note says why;
+        "table:WHY" when the last profile stood in for a refused entry)."""
         self.forget()
-        p = None
+        refused = None  # why the table's best candidate could not be used here
         if goal is not None and self.table:
             try:
-                p = ptable.best(ptable.entries(self.i2c, self.addr, self._tbuf), goal[0], goal[1])
+                found = ptable.entries(self.i2c, self.addr, self._tbuf)
             except OSError:
-                p = None
-            if p is not None and self._usable(p, chips, vlim, flim, rating_mv) is not None:
-                p = None  # that one does not fit here: the last profile may
-        if p is None:
-            try:
-                p = profile.read(self.i2c, self.addr, self._buf)
-            except OSError:
-                self.note = "no_response"
-                return None
-            except ValueError as e:
-                self.note = None if str(e) == "blank" else str(e)
-                return None
+                found = []
+            for p in ptable.ranked(found, goal[0], goal[1]):
+                why = self._usable(p, chips, vlim, flim, rating_mv)
+                if why is None:
+                    self.profile = p
+                    return p
+                if refused is None:
+                    refused = why
+        try:
+            p = profile.read(self.i2c, self.addr, self._buf)
+        except OSError:
+            self.note = "no_response"
+            return None
+        except ValueError as e:
+            self.note = refused if str(e) == "blank" else str(e)
+            return None
         why = self._usable(p, chips, vlim, flim, rating_mv)
         if why is not None:
             self.note = why  # stored values outside this board's limits: defaults instead
             return None
         self.profile = p
+        if refused is not None:
+            self.note = "table:" + refused
         return p
 
     def _usable(self, p, chips, vlim, flim, rating_mv):

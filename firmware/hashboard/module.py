@@ -25,6 +25,7 @@ from .tps546 import TPS546
 _CURTAIL_STEP_MHZ = 125.0
 _ID_CHECK_FAILS = const(3)  # identity checks in a row the EEPROM may miss before it is re-identified
 _LATCHED_TRIPS = ("ot", "oc", "ov", "uv")  # regulator trips only a host clear may reset
+_WARNINGS = ("ot_warn", "oc_warn")  # reported in status, never a reason to turn a module off
 
 
 class Module:
@@ -529,9 +530,16 @@ class Module:
         if not self.powered():
             return
         bad = None
-        if self.vrm_faults and self.vrm_faults != ["ot_warn"]:
-            bad = self.vrm_faults[0]
-        elif self.state != POWERING and not self.vrm.power_good(sw):
+        for f in self.vrm_faults:
+            if f not in _WARNINGS:
+                bad = f
+                break
+        if bad is None and self.vrm_faults:
+            try:  # only warnings: reported this period, then let go so the next is seen afresh
+                self.vrm.clear_warnings(self.vrm_faults)
+            except OSError:
+                pass
+        if bad is None and self.state != POWERING and not self.vrm.power_good(sw):
             if self._reseated():
                 # its regulator lost its settings: the module lost its input (a contact bounce,
                 # a re-seat). Off, then identified again from the start, as after an insertion

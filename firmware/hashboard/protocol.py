@@ -249,7 +249,7 @@ class Protocol:
 
     def op_provision(self, args):
         """{"target": "board"|"module", "serial", "model", "date": [yy,mm,dd], "module": M,
-        "grade", "vout_mv", "force"}: write an identity once, verified by read-back."""
+        "grade", "vout_mv", "vout_max_mv", "force"}: write an identity once, verified by read-back."""
         app = self.app
         target = args.get("target")
         try:
@@ -261,7 +261,8 @@ class Protocol:
             if target == "module":
                 m = self._module_arg(args, True)[0]
                 rec = provision.provision_module(m, app.board, args, app.clock.ticks_ms())
-                return {"module": m.slot, "serial": rec["serial"], "model": rec["model"], "seq": rec["seq"]}
+                return {"module": m.slot, "serial": rec["serial"], "model": rec["model"], "seq": rec["seq"],
+                        "vout_mv": rec["vout_mv"], "vout_max_mv": rec["vout_max_mv"]}
         except provision.Exists as e:
             raise ProtocolError("exists", str(e))
         except (argcheck.BadValue, argcheck.OutOfRange):

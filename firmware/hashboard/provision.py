@@ -62,16 +62,27 @@ def provision_module(m, board, args, now):
     vout = args.get("vout_mv", int(lim["vout"]["default"] * 1000 + 0.5))
     # a nominal voltage outside the board's envelope would make the module incompatible
     argcheck.integer("vout_mv", vout, int(lim["vout"]["min"] * 1000 + 0.5), int(lim["vout"]["max"] * 1000 + 0.5), " mV")
-    # the rated maximum (0: none above the nominal): the tuner never goes above it
-    vmax = args.get("vout_max_mv", 0)
-    if vmax != 0:
-        argcheck.integer("vout_max_mv", vmax, vout, int(lim["vout"]["max"] * 1000 + 0.5), " mV")
+    # the rated maximum (0: none above the nominal): the tuner never goes above it. Replacing
+    # an identity keeps what the host does not restate: the rating, and the factory calibration
+    top = int(lim["vout"]["max"] * 1000 + 0.5)
+    cal = (0, 0, 0)
+    vmax = 0
+    if old is not None:
+        c = old["cal"]
+        cal = (int(round(c["temp_offset_c"][0] * 10)), int(round(c["temp_offset_c"][1] * 10)),
+               int(round((c["iout_gain"] - 1.0) * 10000)))
+        if old["vout_max_mv"] > old["vout_mv"] and vout <= old["vout_max_mv"] <= top:
+            vmax = old["vout_max_mv"]
+    if "vout_max_mv" in args:
+        vmax = argcheck.integer("vout_max_mv", args["vout_max_mv"], 0, top, " mV")
+        if vmax != 0:
+            argcheck.integer("vout_max_mv", vmax, vout, top, " mV")
     grade = argcheck.integer("grade", args.get("grade", 0), 0, 255)
     rec = identity.encode(_text(args, "model", argcheck.MODEL_LEN, mod.get("model", "module")),
                           _text(args, "serial", argcheck.SERIAL_LEN),
                           m.chain.chip.CHIP_ID, mod["chips"], mod["domains"], _date(args), grade, vout,
                           int(lim["freq_mhz"]["default"]), (old["seq"] + 1) & 0xFFFF if old else 1,
-                          vout_max_mv=vmax)
+                          cal=cal, vout_max_mv=vmax)
     identity.write(m.ee_i2c, m.eeprom_addr, rec, m._id_buf, m.clock.sleep_ms)
     m.power_off(now, "empty")  # the next control step identifies it with its new record
     return identity.decode(rec)

@@ -100,22 +100,26 @@ def choose(found, mode, goal):
     return oldest[0] if oldest is not None else 0
 
 
-def best(found, mode, goal):
-    """The stored profile to start a goal from: its own; else, in the same mode, the nearest
-    target below it (a profile for less power or hashrate cannot overshoot the goal), else
-    the nearest above. None when the mode has none."""
-    below = above = None
+def ranked(found, mode, goal):
+    """The stored profiles to start a goal from, best first: its own; then, in the same mode,
+    the targets below it, nearest first (a profile for less power or hashrate cannot overshoot
+    the goal); then those above, nearest first. Other modes' profiles are never used."""
+    own = []
+    below = []
+    above = []
+    want = key(mode, goal)
     for _, r in found:
         if r["mode"] != mode:
             continue
-        if key(mode, r["goal"]) == key(mode, goal):
-            return r
-        if r["goal"] < goal:
-            if below is None or r["goal"] > below["goal"]:
-                below = r
-        elif above is None or r["goal"] < above["goal"]:
-            above = r
-    return below if below is not None else above
+        if key(mode, r["goal"]) == want:
+            own.append(r)
+        elif r["goal"] < goal:
+            below.append(r)
+        else:
+            above.append(r)
+    below.sort(key=lambda r: -r["goal"])
+    above.sort(key=lambda r: r["goal"])
+    return own + below + above
 
 
 def write(i2c, addr, k, record, buf, settle=None, page=eerecord.PAGE):

@@ -10,6 +10,8 @@ class RegulatorError(OSError):
     pass
 
 
+OC_WARN_SHARE = 0.95  # of the over-current trip: a warning (reported, cleared), never a trip
+
 class TPS546:
     def __init__(self, i2c, addr, vout_min, vout_max, iout_max, ot_warn=105, ot_fault=145):
         self.i2c = i2c
@@ -81,7 +83,8 @@ class TPS546:
         self._write_word(pm.VOUT_OV_WARN_LIMIT, enc(1.16))
         self._write_word(pm.VOUT_UV_WARN_LIMIT, enc(0.90))
         self._write_word(pm.VOUT_UV_FAULT_LIMIT, enc(0.75))
-        self._write_word(pm.IOUT_OC_WARN_LIMIT, pm.slinear11_encode(self.iout_max * 0.85))
+        # the warning above what a tuned module may draw (tuning.CURRENT_SHARE, 0.9 of the trip)
+        self._write_word(pm.IOUT_OC_WARN_LIMIT, pm.slinear11_encode(self.iout_max * OC_WARN_SHARE))
         self._write_word(pm.IOUT_OC_FAULT_LIMIT, pm.slinear11_encode(self.iout_max))
         self._write_byte(pm.IOUT_OC_FAULT_RESPONSE, 0xC0)
         self._write_word(pm.OT_WARN_LIMIT, pm.slinear11_encode(self.ot_warn))
@@ -121,6 +124,14 @@ class TPS546:
     def clear_faults(self):
         self.send_byte(pm.CLEAR_FAULTS)
 
+    def clear_warnings(self, names):
+        """Let go of latched warnings only (PMBus: a 1 written to a status bit clears that bit),
+        so a trip can never be cleared by accident on the way."""
+        if "oc_warn" in names:
+            self._write_byte(pm.STATUS_IOUT, 0x20)
+        if "ot_warn" in names:
+            self._write_byte(pm.STATUS_TEMPERATURE, 0x40)
+
     # -- telemetry --
     def read_vout(self):
         return pm.ulinear16_decode(self._word(pm.READ_VOUT), self.vout_mode)
@@ -148,8 +159,11 @@ class TPS546:
         if sw & pm.SW_TEMP:
             st = self._read(pm.STATUS_TEMPERATURE, self._b1)[0]
             names.append("ot" if st & 0x80 else "ot_warn")
-        if sw & (pm.SW_IOUT_OC | pm.SW_IOUT):
+        if sw & pm.SW_IOUT_OC:
             names.append("oc")
+        elif sw & pm.SW_IOUT:  # the IOUT byte: a trip, or only the warning (not a trip)
+            si = self._read(pm.STATUS_IOUT, self._b1)[0]
+            names.append("oc" if si & 0x80 else "oc_warn")
         if sw & (pm.SW_VOUT_OV | pm.SW_VOUT):
             sv = self._read(pm.STATUS_VOUT, self._b1)[0]
             if sv & 0x80:

@@ -33,8 +33,7 @@ class Tuning:
         self._share = [0.0] * len(app.modules)
         self._applied = [None] * len(app.modules)  # type: list  # (mode, goal) each tuner was started with
         self._saved = bytearray(len(app.modules))  # this convergence is in the module's EEPROM
-        self._t_saved = [None] * len(app.modules)  # type: list
-        self._key_saved = [None] * len(app.modules)  # type: list  # the goal last saved per module
+        self._t_saved = [{} for _ in app.modules]  # type: list  # per module: goal -> when it was saved
         self._t_start = 0
         self._gen = [0] * len(app.modules)  # the module generation each tuner's heat fit is of
         for i, m in enumerate(app.modules):
@@ -142,7 +141,7 @@ class Tuning:
             tu = self.tuners[i]
             if m.generation != self._gen[i]:
                 self._gen[i] = m.generation
-                self._key_saved[i] = self._t_saved[i] = None  # a new module: its first convergence is saved
+                self._t_saved[i] = {}  # a new module: its first convergence of each goal is saved
                 tu.forget_heat()  # another module's heat sink (a swap, however fast)
                 if tu.mode != OFF:  # nor its voltage ceiling and search position
                     tu.stop()
@@ -174,11 +173,13 @@ class Tuning:
             return
         self._saved[i] = 1
         goal = self._applied[i]
-        last = self._t_saved[i]
-        if goal == self._key_saved[i] and last is not None and ticks_diff(now, last) < _SAVE_EVERY_MS:
-            return  # continuous re-tuning of one goal: the EEPROM's write endurance is not spent on it
-        self._t_saved[i] = now
-        self._key_saved[i] = goal
+        saved = self._t_saved[i]
+        last = saved.get(goal)
+        if last is not None and ticks_diff(now, last) < _SAVE_EVERY_MS:
+            return  # re-tuning, or goals alternating: a goal's entry is rewritten at most hourly
+        if len(saved) >= 16:
+            saved.clear()  # bounded: goals that come and go (a board share moves with every swap)
+        saved[goal] = now
         try:
             p = m.save_profile(goal)
             self.app.emit(now, "tune", i, "converged: profile %d saved (%.2f V)" % (p["seq"], p["vout_mv"] / 1000.0))

@@ -70,6 +70,7 @@ class TPS546Emu(RegPointerDevice):
         self.words[pm.VOUT_OV_FAULT_LIMIT] = self._u(1.25)
         self.words[pm.VOUT_UV_FAULT_LIMIT] = self._u(0.75)
         self.words[pm.IOUT_OC_FAULT_LIMIT] = pm.slinear11_encode(100.0)
+        self.words[pm.IOUT_OC_WARN_LIMIT] = pm.slinear11_encode(95.0)
         self.words[pm.OT_FAULT_LIMIT] = pm.slinear11_encode(145)
         self.words[pm.OT_WARN_LIMIT] = pm.slinear11_encode(105)
         self.status_temp = 0
@@ -121,9 +122,12 @@ class TPS546Emu(RegPointerDevice):
         if self.measured_temp() > pm.slinear11_decode(self.words[pm.OT_FAULT_LIMIT]):
             self.status_temp |= 0x80
             self.tripped = True
-        if self.measured_iout() > pm.slinear11_decode(self.words[pm.IOUT_OC_FAULT_LIMIT]):
+        iout = self.measured_iout()
+        if iout > pm.slinear11_decode(self.words[pm.IOUT_OC_FAULT_LIMIT]):
             self.status_iout |= 0x80
             self.tripped = True
+        elif iout > pm.slinear11_decode(self.words[pm.IOUT_OC_WARN_LIMIT]):
+            self.status_iout |= 0x20  # IOUT_OC_WARN: latched until CLEAR_FAULTS, output stays on
         v = self.vout()
         if v > cmd * self._v(pm.VOUT_OV_FAULT_LIMIT) + 1e-6:
             self.status_vout |= 0x80
@@ -136,8 +140,10 @@ class TPS546Emu(RegPointerDevice):
         w = 0
         if self.status_temp:
             w |= pm.SW_TEMP
-        if self.status_iout:
+        if self.status_iout & 0x80:
             w |= pm.SW_IOUT_OC | pm.SW_IOUT
+        elif self.status_iout:
+            w |= pm.SW_IOUT  # a warning only: the IOUT byte, not the OC fault bit
         if self.status_vout & 0x80:
             w |= pm.SW_VOUT_OV | pm.SW_VOUT
         if self.status_vout & 0x10:
@@ -158,6 +164,14 @@ class TPS546Emu(RegPointerDevice):
         super().write(data)
 
     def write_reg(self, reg: int, data: bytes) -> None:
+        if len(data) == 1 and reg in (pm.STATUS_IOUT, pm.STATUS_TEMPERATURE):
+            # PMBus: writing 1 to a warning bit clears that bit alone; fault bits stay latched
+            warn = data[0] & (0x20 if reg == pm.STATUS_IOUT else 0x40)
+            if reg == pm.STATUS_IOUT:
+                self.status_iout &= ~warn
+            else:
+                self.status_temp &= ~warn
+            return
         if len(data) == 1:
             self.bytes_[reg] = data[0]
             if reg == pm.OPERATION and data[0] & 0x80:
