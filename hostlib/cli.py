@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-from . import boards, cli_control, cli_decode, cli_demo, cli_i2c, cli_modules, cli_sim, cli_status, cli_tune
+from . import boards, cli_control, cli_decode, cli_demo, cli_diag, cli_i2c, cli_modules, cli_sim, cli_status, cli_tune
 from . import cli_update
 from . import signals
 from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, seconds
@@ -39,6 +39,7 @@ def build_parser() -> Parser:
     cli_decode.add_parser(sub)
     cli_update.add_parsers(sub)
     cli_tune.add_parser(sub)
+    cli_diag.add_parser(sub)
     return p
 
 

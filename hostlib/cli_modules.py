@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 
+from hashboard.diagcodes import CATALOGUE
+from hashboard.diagops import DIAG_PASS, finding_code
 from hashboard.repairlog import CODES as REPAIR_CODES
 
 from . import checks
@@ -33,6 +35,17 @@ def repair_days(text: str | None) -> int:
     return (d - EPOCH).days
 
 
+def _action(code: int) -> str:
+    """A repair-log code in words: a technician's action, or a diag result (hbctl diag)."""
+    if code == DIAG_PASS:
+        return "diag passed"
+    found = finding_code(code)
+    if found is not None:
+        cause = next((c for c, v in CATALOGUE.items() if v[0] == found), "unknown")
+        return f"diag failed: {found} {cause}"
+    return _CODE_NAMES.get(code, f"code{code}")
+
+
 def cmd_repairs(args) -> int:
     if args.add is None and (args.chip is not None or args.date is not None):
         raise UsageError("--chip and --date describe a repair to record: use them with --add ACTION")
@@ -49,7 +62,7 @@ def cmd_repairs(args) -> int:
         checks.present(ln, args.module)
         log = ln.request("repair_log", req)
     rows = [{"seq": e["seq"], "date": (EPOCH + datetime.timedelta(days=e["days"])).isoformat(),
-             "action": _CODE_NAMES.get(e["code"], f"code{e['code']}"),
+             "action": _action(e["code"]),
              "chip": None if e["arg"] == 255 else e["arg"]} for e in log["entries"]]
     lines = [f"#{r['seq']:<4} {r['date']}  {r['action']}" + ("" if r["chip"] is None else f" chip {r['chip']}")
              for r in rows]

@@ -3,7 +3,8 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, provision, tuneops
+from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, tuneops
+from .diagops import Diagnostics
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
@@ -65,6 +66,8 @@ class App:
         self.protocol = Protocol(self)
         self.tuning = Tuning(self, chip)
         tuneops.install(self.protocol, self)
+        self.diag = Diagnostics(self)
+        diagops.install(self.protocol, self)
         self.ctl = None
         ct = board.get("control_target")
         if ct is not None:
@@ -312,6 +315,7 @@ class App:
             m.power_cap = cap
         if self.ctl is not None:
             self.ctl.service(self, now)
+        self.diag.step(now)  # a diagnostic run's next piece (one chip's read-back at most)
         self._check_heartbeat(now)
         if ticks_diff(now, self._next_tele) >= 0:
             self._next_tele = ticks_add(now, self.tele_period)

@@ -95,6 +95,7 @@ class Module:
         self.vrm_faults = []
         self.vrm_ok = True
         self.off_pending = False  # an off command did not take: retried every control period
+        self.under_test = False  # a diagnostic run owns its frequencies (the tuner lets go)
 
     # ------------------------------------------------------------ helpers
     @property

@@ -136,7 +136,7 @@ class Tuning:
         mods = app.modules
         # curtailment has priority: a curtailed board (any level) is held by the power cap alone
         curtailed = app.power.curtailed
-        hashing = [m.state in running and not m.curtail_off and not curtailed for m in mods]
+        hashing = [m.state in running and not m.curtail_off and not curtailed and not m.under_test for m in mods]
         for i, m in enumerate(mods):
             tu = self.tuners[i]
             if m.generation != self._gen[i]:

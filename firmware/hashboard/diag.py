@@ -1,0 +1,119 @@
+# One module's diagnostic run (docs/diagnostics.md): a staged test plan stepped from the control
+# loop once a telemetry period, so the other modules keep hashing while this one is tested.
+# Each stage is a generator that yields while it waits for board time; it records a result
+# (pass / fail / skip), its board time and findings from the catalogue (diagcodes). The first
+# finding is the root cause: stages run from the part everything else depends on (identity,
+# regulator, sensors) to what depends on them (chain, then each chip), and a fault found early
+# turns later stages into consequences (skipped, with the reason), not rival findings.
+import gc
+
+from . import identity, refs
+from .compat import ticks_diff
+from .diagcodes import FAILING, finding
+
+# (stage, module holding it): each stage module is imported when its first stage starts, so
+# a board that compiles from sources never holds more than one of them in its compiler at once
+STAGES = (("identity", "diagparts"), ("regulator", "diagparts"), ("sensors", "diagparts"),
+          ("chain", "diagchips"), ("nonce", "diagchips"))
+
+
+def _stages(where):
+    if where == "diagparts":
+        from . import diagparts
+
+        return diagparts
+    from . import diagchips
+
+    return diagchips
+
+
+class DiagRun:
+    def __init__(self, app, m, passes, now):
+        self.app = app
+        self.m = m
+        self.board = app.board
+        self.passes = passes
+        self.t0 = now
+        self.now = now
+        self.stages = []
+        self.findings = []
+        self.chip_ok = [True] * m.chain.expected
+        self._buf = bytearray(identity.RECORD_LEN)
+        self._saved_job = m.job_interval
+        self.done = False
+        self._gen = self._plan()
+
+    # ------------------------------------------------------------ driving
+    def step(self, now):
+        """Once a telemetry period; True when the run is over."""
+        self.now = now
+        if not self.done:
+            try:
+                next(self._gen)
+            except StopIteration:
+                self._finish()
+        return self.done
+
+    def abort(self, why):
+        if not self.done:
+            self.stages.append({"name": "aborted", "result": "fail", "board_s": 0.0, "evidence": why})
+            self._finish()
+
+    def _finish(self):
+        self.done = True
+        self.m.job_interval = self._saved_job
+        self.m.under_test = False
+
+    def _plan(self):
+        for p in range(self.passes):
+            for name, where in STAGES:
+                t = self.now
+                gc.collect()
+                gen = getattr(_stages(where), name)(self)
+                result = None
+                while result is None:
+                    result = next(gen)
+                    if result is None:
+                        yield
+                res, ev = result
+                self.stages.append({"name": name if self.passes == 1 else "%s.%d" % (name, p + 1),
+                                    "result": res, "board_s": ticks_diff(self.now, t) / 1000.0, "evidence": ev})
+
+    def find(self, cause, evidence, chip=None, part=None, k=0, name=None):
+        for f in self.findings:  # a second pass confirms, it does not repeat
+            if f["cause"] == cause and f["chip"] == chip and f.get("name") == name:
+                return
+        ref = refs.chip_ref(self.board, chip) if chip is not None else refs.part_ref(self.board, part, k) if part else None
+        prev = refs.chip_ref(self.board, chip - 1) if chip else None
+        dom = refs.chip_pos(self.board, chip)[2] if chip is not None else None
+        f = finding(cause, self.m.slot, evidence, chip, dom, ref, prev, name)
+        if name is not None:
+            f["name"] = name
+        self.findings.append(f)
+        if chip is not None:
+            self.chip_ok[chip] = False
+
+    def failed(self):
+        for f in self.findings:
+            if f["severity"] in FAILING:
+                return True
+        return False
+
+    def live(self):
+        return self.m.state in ("hashing", "throttled")
+
+    # ------------------------------------------------------------ result
+    def doc(self):
+        m = self.m
+        verdict = "pass"
+        for f in self.findings:
+            if f["severity"] in FAILING:
+                verdict = "fail"
+        if not self.done:
+            verdict = "running"
+        # the chips' designators and positions are the board definition's: the host adds them
+        # (hbctl diag), so a small heap does not hold 24 of them per module
+        bad = [i for i in range(m.chain.expected) if not self.chip_ok[i]]
+        return {"module": m.slot, "serial": m.serial, "verdict": verdict,
+                "board_s": ticks_diff(self.now, self.t0) / 1000.0, "stages": self.stages,
+                "findings": self.findings, "chips_total": m.chain.expected, "bad_chips": bad}
