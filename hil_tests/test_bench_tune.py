@@ -50,6 +50,10 @@ class ScriptedLane:
         if op == "tune":
             self.started = self.t
             return {}
+        if op == "profiles":  # what the re-seated module carries: its tuned settings, or none
+            s = args["module"]
+            p = None if s in self.lost_profile else {"freqs_mhz": [TUNED_MHZ] * 24, "vout": TUNED_VS}
+            return {"modules": [{"module": s, "profile": p}]}
         assert op == "tune_status"
         done = self.started is not None and self.t - self.started >= CONVERGES_AT_S
         slots = [args["module"]] if "module" in args else present

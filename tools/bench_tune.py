@@ -147,8 +147,18 @@ def swap_back(lane, slot: int, freqs: list[float], vout: float) -> dict:
     lane.run(2.0)
     lane.sim.insert_module(slot, image)
     t0 = lane.now_s()
+    stored = None
     while lane.now_s() - t0 < SWAP_LIMIT_S:
         lane.run(SWAP_POLL_S)
+        if stored is None:  # the profile it carries for this goal (the first convergence's, not
+            # the live settings continuous re-tuning moved since): what "back" means
+            doc = lane.request("profiles", module=slot)
+            p = doc["modules"][0]["profile"]
+            if p is not None:
+                stored = p
+                freqs, vout = p["freqs_mhz"], p["vout"]
+            else:
+                continue
         with lane.sim.lock:
             model = lane.sim.modules[slot].model
             now = [c.f_mhz for c in model.chips]  # what each chip's PLL runs at while hashing

@@ -42,15 +42,17 @@ class ChipEdges:
         self.park_below = fmin  # a chip whose edge falls below this is parked
         self.limit = fmax  # the module's frequency cap: no climbing past it, held there
 
-    def start(self, freqs):
-        """Begin from the given frequencies (stock, a stored profile, or the present targets)."""
+    def start(self, freqs, near_edge=False):
+        """Begin from the given frequencies (stock, a stored profile, or the present targets).
+        near_edge: they are a tuned profile's, so every chip starts with fine steps (a coarse
+        climb from its edge would take it straight past it)."""
         for i in range(self.n):
             self.freq[i] = min(self.fmax, max(self.fmin, freqs[i]))
             self.ceil[i] = self.fmax
             self.tot[i] = 0.0
             self.err[i] = 0.0
             self.last_err[i] = 0.0
-            self.state[i] = CLIMB
+            self.state[i] = FINE if near_edge else CLIMB
             self.held[i] = 0
 
     def reopen(self):

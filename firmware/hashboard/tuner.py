@@ -50,9 +50,10 @@ class ModuleTuner:
         self.converged_ms = None  # board ms from start to the first convergence
 
     # ------------------------------------------------------------ commands
-    def start(self, mode, goal, freqs, vs, now, v_ceiling=None):
-        """Begin tuning from the module's present settings (or a stored profile's). v_ceiling:
-        the highest string voltage this module may get (its rating), inside the board's."""
+    def start(self, mode, goal, freqs, vs, now, v_ceiling=None, near_edge=False):
+        """Begin tuning from the module's present settings (or a stored profile's: near_edge).
+        v_ceiling: the highest string voltage this module may get (its rating), inside the
+        board's."""
         top = self.vlim["max"] if v_ceiling is None else min(self.vlim["max"], v_ceiling)
         self.search.vmax = max(self.vlim["min"], top)
         self.mode = mode
@@ -60,7 +61,7 @@ class ModuleTuner:
         self.phase = 1
         self.vs = self.search._snap(vs)
         self.fcap = self.flim["max"]
-        self.edges.start(freqs)
+        self.edges.start(freqs, near_edge)
         self.search.start(mode, self.goal, self.vs)
         self._t_over = self._t_blocked = None
         self._t_start = now

@@ -36,6 +36,7 @@ class Tuning:
         self._t_saved = [{} for _ in app.modules]  # type: list  # per module: goal -> when it was saved
         self._t_start = 0
         self._gen = [0] * len(app.modules)  # the module generation each tuner's heat fit is of
+        self._fresh = bytearray([1] * len(app.modules))  # seated since its tuner last started
         for i, m in enumerate(app.modules):
             m.goal_hint = self._hint(i)  # an inserted module starts from its profile for this goal
 
@@ -142,6 +143,7 @@ class Tuning:
             if m.generation != self._gen[i]:
                 self._gen[i] = m.generation
                 self._t_saved[i] = {}  # a new module: its first convergence of each goal is saved
+                self._fresh[i] = 1
                 tu.forget_heat()  # another module's heat sink (a swap, however fast)
                 if tu.mode != OFF:  # nor its voltage ceiling and search position
                     tu.stop()
@@ -158,8 +160,12 @@ class Tuning:
                     self._applied[i] = None
                 continue
             if self._applied[i] is None or self._applied[i] != want:  # new goal, or a new share
-                tu.start(want[0], want[1], m.chain.target, m.vout_user, now, self._rating(m))
+                # a module seated with a stored profile starts at its chips' edges: fine steps
+                # only, so it stays at the profile it brought instead of climbing off it
+                near = self._fresh[i] and m.store.profile is not None
+                tu.start(want[0], want[1], m.chain.target, m.vout_user, now, self._rating(m), near)
                 self._applied[i] = want
+                self._fresh[i] = 0
             self._observe(m, tu, now)
             self._keep(i, m, tu, now)
 
