@@ -8,7 +8,7 @@ from . import argcheck
 from .chipedge import PARKED, STATES
 from .compat import ticks_diff
 from .tuner import MODE_IDS, OFF, ModuleTuner
-from .vsearch import MODES
+from .vsearch import MODES, TOL
 
 CURRENT_SHARE = 0.9  # of the regulator's over-current trip a tuned module may draw: a trip is a
 # fault threshold, not an operating point (current sense noise would trip a module parked on it)
@@ -208,8 +208,9 @@ class Tuning:
             if t is not None and (hottest is None or t > hottest):
                 hottest = t
         power = m.vout * m.iout
-        # CURRENT_SHARE of the regulator's over-current trip, at the voltage it holds now
-        tu.current_w = CURRENT_SHARE * m.vrm.iout_max * m.vout if m.vout > 0 else None
+        # CURRENT_SHARE of the regulator's over-current trip, at the voltage it holds now; the
+        # tuner holds power within +-TOL of a ceiling, so the ceiling sits TOL under the share
+        tu.current_w = CURRENT_SHARE * m.vrm.iout_max * m.vout / (1 + TOL) if m.vout > 0 else None
         tu.observe(now, c._dtot, c._derr, power, m.ghs() / 1000.0, hottest, m.thermal.level > 0)
         # through the module's own setters: the board's limits are checked there again
         for i in range(c.expected):
