@@ -221,7 +221,8 @@ def test_provisioning_a_blank_module_and_the_board(lane):
     lane.sim.insert_module(2, BLANK)
     S.wait_for(lane, S.state_is(2, "unidentified"), 3000)
     out = lane.request("provision", target="module", module=2, serial="NEW-0002", date=[26, 11, 22], grade=3)
-    assert out == {"module": 2, "serial": "NEW-0002", "model": "HBM-1370-24", "seq": 1}
+    assert out == {"module": 2, "serial": "NEW-0002", "model": "HBM-1370-24", "seq": 1, "vout_mv": 4600,
+                   "vout_max_mv": 4600}  # no rating given: its nominal is its ceiling
     st, _ = S.wait_for(lane, S.state_is(2, "hashing"), 8000)
     assert st["modules"][2]["serial"] == "NEW-0002"
     rec = identity.read(_Mem(bytes(lane.sim.modules[2].eeprom.mem)), 0, bytearray(64))
