@@ -115,14 +115,16 @@ def test_hbctl_diag_on_the_real_interpreter(sim_only):
     with VirtualBoard(speed=5, faults=["chip:1.13:flaky"]) as vb:
         assert vb.wait_ready(60)
         vb.wait_board(3)
-        r = subprocess.run([str(BIN / "hbctl"), "--port", vb.port, "diag", "--json"], capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 1, r.stderr  # a module failed
+        r = subprocess.run([str(BIN / "hbctl"), "--port", vb.port, "diag", "--module", "1", "--json"],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 1, r.stderr  # the module failed
         doc = json.loads(r.stdout)
         assert doc["board"] == "modular-4x" and doc["passes"] == 1
-        verdicts = {m["module"]: m["verdict"] for m in doc["modules"]}
-        assert verdicts == {0: "pass", 1: "fail", 2: "pass", 3: "pass"}, doc
-        m1 = doc["modules"][1]
+        assert [(m["module"], m["verdict"]) for m in doc["modules"]] == [(1, "fail")], doc
+        st = json.loads(subprocess.run([str(BIN / "hbctl"), "--port", vb.port, "status", "--json"],
+                                       capture_output=True, text=True, timeout=60).stdout)
+        assert [m["state"] for m in st["modules"]] == ["hashing"] * 4  # the others never stopped
+        m1 = doc["modules"][0]
         assert m1["findings"][0]["cause"] == "crc_errors" and m1["findings"][0]["ref"] == "U14"
         chip = m1["chips"][13]  # interfaces.md, "Diagnostics"
         assert {"index", "ref", "domain", "grade_mhz", "ok"} <= set(chip) and chip["ok"] is False
