@@ -57,7 +57,7 @@ def test_a_power_goal_never_pushes_the_regulator_toward_its_trip():
     assert reply(fb, "tune", mode="power", target=400.0, module=0)["ok"]
     fb.run_for(5000)
     m, tu = fb.app.modules[0], fb.app.tuning.tuners[0]
-    assert abs(tu.current_w * (1 + TOL) - 0.9 * 90.0 * m.vout) < 1e-6  # its band's top at 90 %
+    assert abs(tu.current_w * (1 + TOL / 2) - 0.9 * 90.0 * m.vout) < 1e-6  # held a half band under 90 %
     assert tu.ceiling_w is not None and tu.ceiling_w <= 0.9 * 90.0 * m.vout + 1e-6 < 400.0
 
 
