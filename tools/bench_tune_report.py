@@ -26,10 +26,10 @@ def ratios(fw: dict | None, ys: dict) -> dict:
     if fw is None:
         return {}
     out = {}
-    if ys.get("bound"):
+    if ys.get("bound") and ys["bound"]["ths"] > 0:
         out["of_bound_pct"] = 100.0 * fw["ths"] / ys["bound"]["ths"]
-    for k in ("single", "stock"):
-        if ys.get(k):
+    for k in ("single", "stock"):  # stock in a hot room may have no thermal fixed point (0 TH/s)
+        if ys.get(k) and ys[k]["ths"] > 0:
             out[f"vs_{k}_pct"] = 100.0 * (fw["ths"] / ys[k]["ths"] - 1)
     return out
 

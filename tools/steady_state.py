@@ -127,8 +127,12 @@ def settle(model: ModuleModel, vs: float, freqs: list[float], cooling: Cooling) 
     ok = False
     for _ in range(MAX_ITER):
         model.t_sink = t_sink
+        hottest = 0.0
         for c in model.chips:
             c.t_j = t_sink + c.Rjc * c.p
+            hottest = max(hottest, c.t_j)
+        if hottest > RUNAWAY_C:
+            break  # leakage runs away in a junction (hot air, weak airflow): no fixed point
         model.solve_electrical()
         new = cooling.ambient_c + r_sa * model.power()
         if new > RUNAWAY_C:
@@ -139,7 +143,7 @@ def settle(model: ModuleModel, vs: float, freqs: list[float], cooling: Cooling) 
         if done:
             ok = True
             break
-    model.t_sink = t_sink
+    model.t_sink = t_sink if ok else cooling.ambient_c  # a runaway is not the next search's start
     return Operating(
         vs=vs, freqs=list(freqs), ths=sum(c.ghs for c in model.chips) / 1000.0,
         power_w=model.power(), current_a=model.current, errs=[c.err for c in model.chips],

@@ -17,7 +17,7 @@ OFF = const(0)
 _OVER_MS = const(2000)  # over the power ceiling this long: act (a ramp step may overshoot briefly)
 _BLOCKED_MS = const(8000)  # denied chips this long at the goal: the voltage is too high
 _RETUNE_MS = const(60000)  # after converging, at most one new search per minute
-_T_MARGIN_C = 1.5  # the tuner's own ceiling: hot_c minus this (the heat fit predicts the
+_T_MARGIN_C = 0.75  # the tuner's own ceiling: hot_c minus this (the heat fit predicts the
 # steady reading, so the margin covers sensor noise, not a throttle's lag)
 _PARK_FRACTION = 0.6  # a chip below this share of the module's median frequency is parked
 PHASES = ("off", "probing", "converged")
