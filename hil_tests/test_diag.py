@@ -138,3 +138,17 @@ def test_the_catalogue_page_lists_every_code_with_its_cause():
     page = (Path(__file__).resolve().parents[1] / "docs" / "diagnostics.md").read_text()
     for cause, (code, severity, _) in CATALOGUE.items():
         assert f"| {code} | `{cause}` | {severity} |" in page, cause
+
+
+def test_a_stage_that_raises_ends_its_run_not_the_control_loop(monkeypatch):
+    from hashboard import diagparts
+
+    def broken(run):
+        raise OSError(5)
+        yield  # a generator, as every stage is
+
+    monkeypatch.setattr(diagparts, "sensors", broken)
+    fb, doc = diag(None, 2)
+    assert doc["verdict"] == "fail" and doc["stages"][-1]["name"] == "aborted"
+    assert "test error" in doc["stages"][-1]["evidence"]
+    assert not fb.app.modules[2].under_test and fb.app.modules[2].state == "hashing"

@@ -105,9 +105,9 @@ class DiagRun:
     # ------------------------------------------------------------ result
     def doc(self):
         m = self.m
-        verdict = "pass"
-        for f in self.findings:
-            if f["severity"] in FAILING:
+        verdict = "fail" if self.failed() else "pass"
+        for st in self.stages:
+            if st["name"] == "aborted":  # a test that did not finish has not passed
                 verdict = "fail"
         if not self.done:
             verdict = "running"

@@ -85,7 +85,12 @@ class Diagnostics:
         if m.generation != self._gen[i] or m.state == "empty":
             r.abort("module removed during the test")
             return
-        if r.step(now):
+        try:
+            done = r.step(now)
+        except Exception as e:  # a test must never take the control loop down with it
+            r.abort("test error: %s" % e)
+            done = True
+        if done:
             self._log(i, r)
 
     def _log(self, i, r):
