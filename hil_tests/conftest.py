@@ -79,7 +79,16 @@ def cli_board(on_sim):
     return CLI_BOARD.get()
 
 
+# The longest tests (a minute or more of wall time each on 2 cores) go first: started last,
+# one of them ran alone for minutes while the other worker sat idle (longest-first scheduling).
+LONGEST_FIRST = ("test_safety_stateful.py::", "test_tune_real.py::",
+                 "test_virtual_board.py::test_ambient_ramp", "test_update.py::test_power_cut_at_any_kind",
+                 "test_safety_cases.py::test_case_on_the_real_interpreter", "test_diag.py::test_hbctl_diag",
+                 "test_hotswap_scenarios.py::test_all_four_swapped", "test_safety_cases.py::test_case_on_the_fast_lane")
+
+
 def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not any(k in item.nodeid for k in LONGEST_FIRST))  # stable
     CLI_BOARD.files = {item.location[0] for item in items if "cli_board" in item.fixturenames}
 
 
