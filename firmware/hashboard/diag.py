@@ -1,5 +1,5 @@
 # One module's diagnostic run (docs/diagnostics.md): a staged test plan stepped from the control
-# loop once a telemetry period, so the other modules keep hashing while this one is tested.
+# loop once a control period, so the other modules keep hashing while this one is tested.
 # Each stage is a generator that yields while it waits for board time; it records a result
 # (pass / fail / skip), its board time and findings from the catalogue (diagcodes). The first
 # finding is the root cause: stages run from the part everything else depends on (identity,
@@ -40,12 +40,13 @@ class DiagRun:
         self.chip_ok = [True] * m.chain.expected
         self._buf = bytearray(identity.RECORD_LEN)
         self._saved_job = m.job_interval
+        self.saved_targets = None  # per-chip targets a stage moved: put back however the run ends
         self.done = False
         self._gen = self._plan()
 
     # ------------------------------------------------------------ driving
     def step(self, now):
-        """Once a telemetry period; True when the run is over."""
+        """Once a control period; True when the run is over."""
         self.now = now
         if not self.done:
             try:
@@ -61,8 +62,12 @@ class DiagRun:
 
     def _finish(self):
         self.done = True
-        self.m.job_interval = self._saved_job
-        self.m.under_test = False
+        m = self.m
+        m.job_interval = self._saved_job
+        if self.saved_targets is not None and m.state != "empty":
+            for i, f in enumerate(self.saved_targets):
+                m.chain.set_targets(f, i)
+        m.under_test = False
 
     def _plan(self):
         for p in range(self.passes):

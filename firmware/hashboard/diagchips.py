@@ -104,6 +104,7 @@ def nonce(run):
     fails = []
     stock = run.board["limits"]["freq_mhz"]["default"]
     before = list(c.target)  # tuned per-chip settings come back afterwards
+    run.saved_targets = before  # also if the run ends early
     for point in (stock, stock * _SLOW):
         c.set_targets(point)
         t = run.now
@@ -126,6 +127,7 @@ def nonce(run):
         fails.append(bad)
     for i in range(n):
         c.set_targets(before[i], i)
+    run.saved_targets = None
     at_stock = fails[0]
     for i, good, wrong in at_stock:
         slow = [b for b in fails[1] if b[0] == i]

@@ -1,4 +1,4 @@
-# Diagnostics on the board (docs/diagnostics.md): the runs in progress, stepped once a telemetry
+# Diagnostics on the board (docs/diagnostics.md): the runs in progress, stepped once a control
 # period, and their protocol ops (diag, diag_status), kept out of Protocol and App. A finished
 # run appends one compact entry to its module's repair log (date from the host, verdict, first
 # finding's code, chip), so the next technician sees the history.
