@@ -28,11 +28,14 @@ def _stages(where):
 
 
 class DiagRun:
-    def __init__(self, app, m, passes, now):
+    def __init__(self, app, m, passes, now, days=None):
         self.app = app
         self.m = m
         self.board = app.board
         self.passes = passes
+        self.days = days  # the host's date for the repair log entry (None: no entry)
+        self.gen = m.generation  # the module tested: a swap ends the run
+        self.logged = None
         self.t0 = now
         self.now = now
         self.stages = []
@@ -64,10 +67,16 @@ class DiagRun:
         self.done = True
         m = self.m
         m.job_interval = self._saved_job
-        if self.saved_targets is not None and m.state != "empty":
-            for i, f in enumerate(self.saved_targets):
-                m.chain.set_targets(f, i)
+        if m.state != "empty":
+            self.put_back()
         m.under_test = False
+
+    def put_back(self):
+        """The per-chip targets a stage moved (saved_targets), back as they were."""
+        if self.saved_targets is not None:
+            for i, f in enumerate(self.saved_targets):
+                self.m.chain.set_targets(f, i)
+            self.saved_targets = None
 
     def _plan(self):
         for p in range(self.passes):
@@ -98,11 +107,15 @@ class DiagRun:
         if chip is not None:
             self.chip_ok[chip] = False
 
-    def failed(self):
+    def root(self):
+        """The first finding that fails the verdict (the root cause), or None."""
         for f in self.findings:
             if f["severity"] in FAILING:
-                return True
-        return False
+                return f
+        return None
+
+    def failed(self):
+        return self.root() is not None
 
     def live(self):
         return self.m.state in ("hashing", "throttled")

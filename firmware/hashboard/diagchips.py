@@ -103,8 +103,7 @@ def nonce(run):
     n = c.expected
     fails = []
     stock = run.board["limits"]["freq_mhz"]["default"]
-    before = list(c.target)  # tuned per-chip settings come back afterwards
-    run.saved_targets = before  # also if the run ends early
+    run.saved_targets = list(c.target)  # tuned per-chip settings come back (run.put_back)
     for point in (stock, stock * _SLOW):
         c.set_targets(point)
         t = run.now
@@ -125,9 +124,7 @@ def nonce(run):
             if good + wrong == 0 or wrong > _NONCE_BAD * (good + wrong):
                 bad.append((i, good, wrong))
         fails.append(bad)
-    for i in range(n):
-        c.set_targets(before[i], i)
-    run.saved_targets = None
+    run.put_back()
     at_stock = fails[0]
     for i, good, wrong in at_stock:
         slow = [b for b in fails[1] if b[0] == i]

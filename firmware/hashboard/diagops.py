@@ -4,7 +4,7 @@
 # finding's code, chip), so the next technician sees the history.
 import gc
 
-from . import argcheck, repairlog
+from . import argcheck
 from .protocol import ProtocolError
 
 # diag and diagcodes are imported when a run starts, not at boot: a board flashed from sources
@@ -35,8 +35,6 @@ class Diagnostics:
         self.app = app
         self.runs = [None] * len(app.modules)  # type: list  # the last run per slot (kept for its result)
         self.queue = []  # type: list  # (slot, passes, days) waiting for the running one
-        self._gen = [0] * len(app.modules)
-        self._days = [None] * len(app.modules)  # type: list
         self.not_run = [None] * len(app.modules)  # type: list  # why a queued run could not start
 
     def busy(self, slot):
@@ -70,19 +68,16 @@ class Diagnostics:
             try:
                 from .diag import DiagRun
 
-                r = DiagRun(self.app, m, passes, now)
+                r = DiagRun(self.app, m, passes, now, days)
             except MemoryError:  # a board compiling from sources with no room: refuse, do not fall
                 self.not_run[slot] = "not enough memory to load the test plan"
                 return
             m.under_test = True  # the tuner lets go of it while the test runs
             self.runs[slot] = r
-            self._gen[slot] = m.generation
-            self._days[slot] = days
         if r is None:
             return
-        i = r.m.slot
-        m = self.app.modules[i]
-        if m.generation != self._gen[i] or m.state == "empty":
+        m = r.m
+        if m.generation != r.gen or m.state == "empty":
             r.abort("module removed during the test")
             return
         try:
@@ -91,23 +86,18 @@ class Diagnostics:
             r.abort("test error: %s" % e)
             done = True
         if done:
-            self._log(i, r)
+            self._log(r)
 
-    def _log(self, i, r):
-        days = self._days[i]
-        m = self.app.modules[i]
-        if days is None or m.store.addr is None or m.state == "empty":
+    def _log(self, r):
+        """The verdict into the module's repair log: pass, or the root cause's code and chip."""
+        m = r.m
+        if r.days is None or m.store.addr is None or m.state == "empty":
             return
-        from .diagcodes import FAILING
-
-        code, arg = DIAG_PASS, 255
-        for f in r.findings:
-            if f["severity"] in FAILING:
-                code = log_code(f)
-                arg = 255 if f["chip"] is None else f["chip"]
-                break
+        f = r.root()
+        code = DIAG_PASS if f is None else log_code(f)
+        arg = 255 if f is None or f["chip"] is None else f["chip"]
         try:
-            repairlog.append(m.store.i2c, m.store.addr, days, code, arg, m.store._tbuf, m.clock.sleep_ms)
+            m.repair_log((r.days, code, arg))
             r.logged = True
         except (OSError, ValueError):
             r.logged = False
@@ -118,7 +108,7 @@ class Diagnostics:
             if r is None or (slot is not None and i != slot):
                 continue
             d = r.doc()
-            d["logged"] = getattr(r, "logged", None)
+            d["logged"] = r.logged
             out.append(d)
         for i, why in enumerate(self.not_run):
             if why is not None and (slot is None or i == slot):

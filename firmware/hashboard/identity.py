@@ -68,6 +68,7 @@ def decode(data):
         "freq_mhz": f[13],
         "seq": f[14],
         "cal": {"temp_offset_c": (f[15] / 10.0, f[16] / 10.0), "iout_gain": 1.0 + f[17] / 10000.0},
+        "cal_raw": (f[15], f[16], f[17]),  # as stored: a new record carries it over unchanged
         "vout_max_mv": max(f[18], f[12]),  # never below the nominal; 0 (older records): the nominal
     }
 

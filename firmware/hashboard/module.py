@@ -49,8 +49,6 @@ class Module:
         ee = slot_cfg.get("eeprom")
         self.store = ModuleStore(hw.i2c(ee.get("bus", slot_cfg["vrm"]["bus"])) if ee else i2c,
                                  ee["addr"] if ee else None, board, clock)
-        self.eeprom_addr = self.store.addr
-        self.ee_i2c = self.store.i2c  # 16-bit addresses on a 24C64-class part
         self.goal_hint = None  # callable: the tuning goal (mode, target) this slot would get
         self._id_buf = bytearray(identity.RECORD_LEN)
         self._id_rec = bytearray(identity.RECORD_LEN)  # the record this module was identified by
@@ -255,7 +253,7 @@ class Module:
 
     def _identify(self):
         """Identity, compatibility, stored profile: (outcome, cause)."""
-        if self.eeprom_addr is None:
+        if self.store.addr is None:
             m = self.board["module"]
             self.ident = {"serial": None, "chips": m["chips"], "chip_id": 0x1370}
             if self._fresh:
@@ -263,7 +261,7 @@ class Module:
                 self._restore = True
             return slotfsm.OK, None
         try:
-            self.ident = identity.read(self.ee_i2c, self.eeprom_addr, self._id_buf)
+            self.ident = identity.read(self.store.i2c, self.store.addr, self._id_buf)
         except OSError:
             return slotfsm.RETRY, "eeprom:no_response"  # contacts may still be settling
         except ValueError as e:  # blank, bad CRC, unknown layout: never guess a voltage
@@ -273,7 +271,7 @@ class Module:
             self._forget()  # another module than last time (a swap while off): a fresh insertion
             self.ident = ident
         try:  # the exact bytes it was identified by, for the identity check while it runs
-            self.ee_i2c.readfrom_mem_into(self.eeprom_addr, ident["slot"], self._id_rec)
+            self.store.i2c.readfrom_mem_into(self.store.addr, ident["slot"], self._id_rec)
         except OSError:
             return slotfsm.RETRY, "eeprom:no_response"
         self._id_base = ident["slot"]
@@ -296,11 +294,14 @@ class Module:
             self._load_profile()
         return slotfsm.OK, None
 
+    def rated_mv(self):
+        """The highest string voltage the module is rated for (its identity: the rated maximum,
+        the nominal when the record names none), or None before it is identified."""
+        return self.ident.get("vout_max_mv") if self.ident is not None else None
+
     def _load_profile(self):
-        ident = self.ident
         hint = self.goal_hint() if self.goal_hint is not None else None
-        p = self.store.load(self.chain.expected, self.vlim, self.flim,
-                            ident.get("vout_max_mv") if ident is not None else None, hint)
+        p = self.store.load(self.chain.expected, self.vlim, self.flim, self.rated_mv(), hint)
         if p is not None:
             self.vout_user = p["vout_mv"] / 1000.0
 
@@ -366,14 +367,14 @@ class Module:
         """Store the live per-chip frequency targets and string voltage as the module's tuned
         profile, and as goal's (mode, target) on a part with a profile table (verified by
         read-back; the previous profile survives a failed write)."""
-        if self.eeprom_addr is None or self.state not in RUNNING:
+        if self.store.addr is None or self.state not in RUNNING:
             raise ValueError("module %d is not hashing with an identity EEPROM (state %s)" % (self.slot, self.state))
         return self.store.save(self.chain.target, int(self.vout_user * 1000 + 0.5), goal,
                                self.ghs() / 1000.0, self.vout * self.iout)
 
     def repair_log(self, add=None):
         """Entries of the append-only repair log, oldest first; add=(days, code, arg) appends."""
-        if self.eeprom_addr is None or self.state == EMPTY:
+        if self.store.addr is None or self.state == EMPTY:
             raise ValueError("module %d has no identity EEPROM present" % self.slot)
         return self.store.repairs(add)
 
@@ -490,10 +491,10 @@ class Module:
     def check_identity(self, now):
         """While powered: is it still the module we identified? A swap faster than a presence
         sample leaves the present line as it was; the identity bytes do not."""
-        if self.eeprom_addr is None or not self.powered() or self.ident is None:
+        if self.store.addr is None or not self.powered() or self.ident is None:
             return
         try:
-            self.ee_i2c.readfrom_mem_into(self.eeprom_addr, self._id_base, self._id_buf)
+            self.store.i2c.readfrom_mem_into(self.store.addr, self._id_base, self._id_buf)
         except OSError:
             self._id_fails += 1
             if self._id_fails < _ID_CHECK_FAILS:

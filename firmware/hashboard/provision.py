@@ -47,12 +47,12 @@ def provision_board(store, board, args):
 
 def provision_module(m, board, args, now):
     """Write module m's identity EEPROM (verified by read-back), then identify it afresh."""
-    if m.eeprom_addr is None:
+    if m.store.addr is None:
         raise ValueError("module %d has no identity EEPROM" % m.slot)
     if m.state == "empty":
         raise ValueError("slot %d is empty" % m.slot)
     try:
-        old = identity.read(m.ee_i2c, m.eeprom_addr, m._id_buf)
+        old = identity.read(m.store.i2c, m.store.addr, m._id_buf)
     except ValueError:
         old = None
     if old is not None and args.get("force") is not True:
@@ -60,17 +60,15 @@ def provision_module(m, board, args, now):
     lim = board["limits"]
     mod = board["module"]
     vout = args.get("vout_mv", int(lim["vout"]["default"] * 1000 + 0.5))
+    top = int(lim["vout"]["max"] * 1000 + 0.5)
     # a nominal voltage outside the board's envelope would make the module incompatible
-    argcheck.integer("vout_mv", vout, int(lim["vout"]["min"] * 1000 + 0.5), int(lim["vout"]["max"] * 1000 + 0.5), " mV")
+    argcheck.integer("vout_mv", vout, int(lim["vout"]["min"] * 1000 + 0.5), top, " mV")
     # the rated maximum (0: none above the nominal): the tuner never goes above it. Replacing
     # an identity keeps what the host does not restate: the rating, and the factory calibration
-    top = int(lim["vout"]["max"] * 1000 + 0.5)
     cal = (0, 0, 0)
     vmax = 0
     if old is not None:
-        c = old["cal"]
-        cal = (int(round(c["temp_offset_c"][0] * 10)), int(round(c["temp_offset_c"][1] * 10)),
-               int(round((c["iout_gain"] - 1.0) * 10000)))
+        cal = old["cal_raw"]
         if old["vout_max_mv"] > old["vout_mv"] and vout <= old["vout_max_mv"] <= top:
             vmax = old["vout_max_mv"]
     if "vout_max_mv" in args:
@@ -83,6 +81,6 @@ def provision_module(m, board, args, now):
                           m.chain.chip.CHIP_ID, mod["chips"], mod["domains"], _date(args), grade, vout,
                           int(lim["freq_mhz"]["default"]), (old["seq"] + 1) & 0xFFFF if old else 1,
                           cal=cal, vout_max_mv=vmax)
-    identity.write(m.ee_i2c, m.eeprom_addr, rec, m._id_buf, m.clock.sleep_ms)
+    identity.write(m.store.i2c, m.store.addr, rec, m._id_buf, m.clock.sleep_ms)
     m.power_off(now, "empty")  # the next control step identifies it with its new record
     return identity.decode(rec)

@@ -29,7 +29,7 @@ def module_doc(m):
                         "retries": m.thermal.retries, "cause": m.thermal.cause},
             "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()),
             # the module's rated maximum (its identity; the nominal when it names none)
-            "vout_rated": m.ident["vout_max_mv"] / 1000.0 if m.ident and m.ident.get("vout_max_mv") else None,
+            "vout_rated": _r(m.rated_mv() / 1000.0 if m.rated_mv() else None),
             "profile": None if m.state == "empty" else "stored" if m.store.profile is not None else (
                 "default" if m.store.note is None else "ignored:" + m.store.note)}
 

@@ -12,6 +12,7 @@ class RegulatorError(OSError):
 
 OC_WARN_SHARE = 0.95  # of the over-current trip: a warning (reported, cleared), never a trip
 
+
 class TPS546:
     def __init__(self, i2c, addr, vout_min, vout_max, iout_max, ot_warn=105, ot_fault=145):
         self.i2c = i2c

@@ -40,7 +40,7 @@ class ModuleTuner:
         self.fcap = flim["max"]
         self._sus = None
         self.ceiling_w = None  # power the module may draw now (goal and cooling), None = any
-        self.current_w = None  # power at 90 % of the regulator's current trip at today's voltage (set each period)
+        self.current_w = None  # power the regulator's current allows at today's voltage (set each period)
         self.power_w = 0.0
         self.ths = 0.0
         self._t_over = None

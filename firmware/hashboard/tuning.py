@@ -175,7 +175,7 @@ class Tuning:
         if tu.phase != 2:
             self._saved[i] = 0
             return
-        if self._saved[i] or m.eeprom_addr is None:
+        if self._saved[i] or m.store.addr is None:
             return
         self._saved[i] = 1
         goal = self._applied[i]
@@ -197,9 +197,8 @@ class Tuning:
         rated maximum, or the nominal voltage when the record names none), or above what the
         host set for it if that is higher: the board's limit is the board's, the module's
         rating is the module's."""
-        ident = m.ident
-        rated = ident["vout_max_mv"] / 1000.0 if ident and ident.get("vout_max_mv") else m.vlim["default"]
-        return max(rated, m.vout_user)
+        mv = m.rated_mv()
+        return max(mv / 1000.0 if mv else m.vlim["default"], m.vout_user)
 
     def _observe(self, m, tu, now):
         c = m.chain
