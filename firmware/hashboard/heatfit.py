@@ -4,42 +4,58 @@
 # change it); its resistance R and the zero-power temperature Tb change with airflow and
 # ambient, and are what is learned: with y = P - C dT/dt (the heat the air carries away now),
 #     y = (T - Tb)/R       a straight line in the hottest reading T,
-# fitted by least squares over a sliding window; the last good fit is kept while the module
-# holds still. From it: the steady reading of a power, Tb + R P, and the power whose steady
-# reading is a limit, (T_lim - Tb)/R, so the tuner moves to a sustainable power in one step
-# instead of throttling one level per period behind a rising sensor.
-# Until the first fit (half a minute, and the reading must move 3 degC) the board definition's
+# fitted by least squares with exponential forgetting (memory ~5 minutes). From it: the steady
+# reading of a power, Tb + R P, and the power whose steady reading is a limit, (T_lim - Tb)/R,
+# so the tuner moves to a sustainable power in one step instead of throttling one level per
+# period behind a rising sensor.
+# Why this shape: a sensor's +-0.25 degC noise through a rate taken over a few seconds is ~20 W
+# in one y, so (1) each rate is taken over _LONG s, and (2) the fit weighs points by how far
+# the reading moved, not by how recent they are: a slow creep at one power (little leverage)
+# barely moves a line learned across a power step, where a sliding one-minute window once
+# replaced it with R 40-100 % off and the tuner held a hot room's modules 4-10 % low.
+# Until the first fit (half a minute, and the reading must have moved) the board definition's
 # nominal R stands in, with Tb tracked from the readings the same way: a hot room or a weak
 # fan is then seen in the first ten seconds, not after the thermal guard has had to throttle.
 from array import array
 
 from .compat import const
 
-WINDOW = const(60)  # samples (s) in the fit
-_SPAN = const(9)  # raw samples behind each fit point: mean reading, mean power, rate of rise
+_SPAN = const(5)  # raw samples behind each point's reading and power (noise)
+_LONG = const(20)  # points behind each rate of rise: its noise times C is ~2 W, not ~20 W
 _MIN_POINTS = const(30)  # half a minute: a first fit over a single power step is a guess
-_MIN_SPREAD_C = 3.0  # the fit needs the reading to move to see the slope
+_MIN_SD_C = 0.9  # the weighted spread of readings the fit needs to see the slope (~3 degC range)
+_MIN_R2 = 0.8  # the share of the points' spread the line must explain
+_NEW_LINE_R2 = 0.3  # under this share, the cooling has changed: start the fit over
+# the nominal R is the heat sink at full airflow: a fit under half of it is noise, not a fan
+_FORGET = 0.995  # per sample: old points weigh half after ~2.3 minutes (a changed fan)
 
 
 class HeatFit:
     def __init__(self, c_th, r_nominal=None):
         self.c_th = c_th
         self.r_nominal = r_nominal  # K/W, the board definition's; None: wait for a fit
-        self.y = array("f", [0.0] * WINDOW)
-        self.t = array("f", [0.0] * WINDOW)
         self.rt = array("f", [0.0] * _SPAN)  # raw readings and powers, a ring
         self.rp = array("f", [0.0] * _SPAN)
+        self.ht = array("f", [0.0] * (_LONG + 1))  # the last _LONG + 1 points, a ring
+        self.hp = array("f", [0.0] * (_LONG + 1))
         self.reset()
 
     def reset(self):
-        self.n = 0
-        self.k = 0
+        self.n = 0  # points made
         self.rk = 0
         self.rn = 0
+        self.hk = 0
         self.ts = None
         self.coef = None  # (R K/W, Tb degC) of the last trustworthy fit
         self.tb_nominal = None  # Tb seen through the nominal R, until there is a fit
-        self.rate = 0.0  # degC/s of the hottest sensor over the last _SPAN samples
+        self.rate = 0.0  # degC/s of the hottest sensor over the last _LONG points
+        # the forgetting least squares: weight, means, co-moments (West's update: no
+        # cancellation in single-precision floats, as on the MCU)
+        self._restart()
+
+    def _restart(self):
+        self.m = 0  # points in the least squares
+        self.w = self.mx = self.my = self.cxx = self.cxy = self.cyy = 0.0
 
     def sample(self, power_w, t_hot):
         if t_hot is None:
@@ -52,61 +68,70 @@ class HeatFit:
             if self.rn < _SPAN:
                 self.ts = t_hot
                 return
-        # mean reading, mean power and the least-squares rate, all centred on the same
-        # moment (_SPAN // 2 samples back), so a power step does not read as a heat flow
-        st = sp = sxt = 0.0
-        h = _SPAN // 2
+        st = sp = 0.0
         for j in range(_SPAN):
-            i = (self.rk + j) % _SPAN  # oldest first
-            st += self.rt[i]
-            sp += self.rp[i]
-            sxt += (j - h) * self.rt[i]
+            st += self.rt[j]
+            sp += self.rp[j]
         self.ts = st / _SPAN
-        self.rate = sxt / (h * (h + 1) * (2 * h + 1) / 3.0)
-        i = self.k
-        self.y[i] = sp / _SPAN - self.c_th * self.rate
-        self.t[i] = self.ts
-        self.k = (i + 1) % WINDOW
-        if self.n < WINDOW:
-            self.n += 1
-        self._fit()
+        k = self.hk
+        self.ht[k] = self.ts
+        self.hp[k] = sp / _SPAN
+        self.hk = (k + 1) % (_LONG + 1)
+        self.n += 1
+        if self.n <= _LONG:
+            return
+        # over the last _LONG s: the rise, the mean power and the mean reading (one moment)
+        old = self.ht[self.hk]  # the oldest point, _LONG s back
+        t_sum = p_sum = 0.0
+        for j in range(_LONG + 1):
+            t_sum += self.ht[j]
+            p_sum += self.hp[j]
+        # trapezoids: the ends count half, so a power step is integrated as the rise saw it
+        x = (t_sum - 0.5 * (old + self.ts)) / _LONG
+        p = (p_sum - 0.5 * (self.hp[self.hk] + self.hp[k])) / _LONG
+        self.rate = (self.ts - old) / _LONG
+        r_fit = self._add(x, p - self.c_th * self.rate)
+        # the zero-power temperature this point implies (its steady reading is T + R C dT/dt,
+        # less R P). The fit gives the slope R; the line is anchored where the module is now,
+        # so a drifting ambient, or a slope a little off, costs nothing at the operating point.
+        if r_fit is not None and self.coef is None:
+            self.coef = (r_fit, self.mx - self.my * r_fit)
         if self.coef is None and self.r_nominal:
             r = self.r_nominal
-            seen = self.ts + r * self.c_th * self.rate - r * sp / _SPAN
+            seen = x + r * self.c_th * self.rate - r * p
             tb = self.tb_nominal
             self.tb_nominal = seen if tb is None else tb + 0.2 * (seen - tb)
         if self.coef is not None:
-            # the zero-power temperature each sample implies with the learned R (the steady
-            # reading is T + R C dT/dt): tracks a drifting ambient between fits
             r, tb = self.coef
-            seen = self.ts + r * self.c_th * self.rate - r * sp / _SPAN
+            if r_fit is not None:
+                r = r_fit
+            seen = x + r * self.c_th * self.rate - r * p
             self.coef = (r, tb + 0.05 * (seen - tb))
 
-    def _fit(self):
-        n = self.n
-        if n < _MIN_POINTS:
-            return
-        st = sy = 0.0
-        tmin = tmax = self.t[0]
-        for i in range(n):
-            st += self.t[i]
-            sy += self.y[i]
-            tmin = min(tmin, self.t[i])
-            tmax = max(tmax, self.t[i])
-        if tmax - tmin < _MIN_SPREAD_C:
-            return  # holding still: the last fit stands
-        mt, my = st / n, sy / n
-        stt = sty = 0.0
-        for i in range(n):
-            x = self.t[i] - mt
-            stt += x * x
-            sty += x * (self.y[i] - my)
-        if sty <= 0:
-            return
-        r = stt / sty  # y = (T - Tb)/R: slope 1/R
-        tb = mt - my * r
-        if 0.005 < r < 5.0:
-            self.coef = (r, tb)
+    def _add(self, x, y):
+        """Adds a point; returns the fitted R, or None while the fit is not trustworthy."""
+        w = self.w * _FORGET + 1.0
+        dx = x - self.mx
+        dy = y - self.my
+        self.mx += dx / w
+        self.my += dy / w
+        self.cxx = self.cxx * _FORGET + dx * (x - self.mx)
+        self.cxy = self.cxy * _FORGET + dx * (y - self.my)
+        self.cyy = self.cyy * _FORGET + dy * (y - self.my)
+        self.w = w
+        self.m += 1
+        if self.m < _MIN_POINTS or self.cxx < w * _MIN_SD_C * _MIN_SD_C:
+            return None  # too few points, or the reading has not moved enough: R stands
+        if self.cxy <= 0 or self.cxy * self.cxy < _MIN_R2 * self.cxx * self.cyy:
+            # not one line: noise, or a fan or room that changed within the memory. Once it
+            # is clearly two lines, the old one's points are dropped (R stands meanwhile).
+            if self.cxy * self.cxy < _NEW_LINE_R2 * self.cxx * self.cyy or self.cxy <= 0:
+                self._restart()
+            return None
+        r = self.cxx / self.cxy  # y = (T - Tb)/R: slope 1/R
+        rn = self.r_nominal
+        lo, hi = (0.5 * rn, 20.0 * rn) if rn else (0.005, 5.0)
+        return r if lo < r < hi else None
 
     def _model(self):
         """(R, Tb): the fit's, else the nominal R with its tracked Tb, else None."""
