@@ -22,6 +22,7 @@ from .compat import const
 
 _SPAN = const(5)  # raw samples behind each point's reading and power (noise)
 _LONG = const(20)  # points behind each rate of rise: its noise times C is ~2 W, not ~20 W
+_FIRST_SPAN = const(4)  # the shortest rise that tracks Tb through the nominal R (9 samples in)
 _MIN_POINTS = const(30)  # half a minute: a first fit over a single power step is a guess
 _MIN_SD_C = 0.9  # the weighted spread of readings the fit needs to see the slope (~3 degC range)
 _MIN_R2 = 0.8  # the share of the points' spread the line must explain
@@ -78,19 +79,22 @@ class HeatFit:
         self.hp[k] = sp / _SPAN
         self.hk = (k + 1) % (_LONG + 1)
         self.n += 1
-        if self.n <= _LONG:
+        span = self.n - 1 if self.n <= _LONG else _LONG
+        if span < _FIRST_SPAN:
             return
-        # over the last _LONG s: the rise, the mean power and the mean reading (one moment)
-        old = self.ht[self.hk]  # the oldest point, _LONG s back
+        # over the last `span` s: the rise, the mean power and the mean reading (one moment);
+        # trapezoids (the ends count half), so a power step is integrated as the rise saw it
         t_sum = p_sum = 0.0
-        for j in range(_LONG + 1):
-            t_sum += self.ht[j]
-            p_sum += self.hp[j]
-        # trapezoids: the ends count half, so a power step is integrated as the rise saw it
-        x = (t_sum - 0.5 * (old + self.ts)) / _LONG
-        p = (p_sum - 0.5 * (self.hp[self.hk] + self.hp[k])) / _LONG
-        self.rate = (self.ts - old) / _LONG
-        r_fit = self._add(x, p - self.c_th * self.rate)
+        for j in range(span + 1):
+            i = (k - j) % (_LONG + 1)  # newest first
+            t_sum += self.ht[i]
+            p_sum += self.hp[i]
+        i = (k - span) % (_LONG + 1)
+        x = (t_sum - 0.5 * (self.ht[i] + self.ts)) / span
+        p = (p_sum - 0.5 * (self.hp[i] + self.hp[k])) / span
+        self.rate = (self.ts - self.ht[i]) / span
+        # only whole-span points are fitted; shorter ones (the first 20 s) only track Tb
+        r_fit = self._add(x, p - self.c_th * self.rate) if span == _LONG else None
         # the zero-power temperature this point implies (its steady reading is T + R C dT/dt,
         # less R P). The fit gives the slope R; the line is anchored where the module is now,
         # so a drifting ambient, or a slope a little off, costs nothing at the operating point.
