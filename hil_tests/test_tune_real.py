@@ -95,6 +95,8 @@ def test_one_module_converges_and_its_profile_travels(sim_only):
         vb.remove_module(1)
         vb.remove_module(3)
         vb.wait_board(1.0)
+        with Link(vb.port, timeout=10) as link:
+            seen = max((e["seq"] for e in link.request("events", {})), default=0)
         vb.insert_module(3, image)
         t_in = vb.board_ms()
         while True:
@@ -103,7 +105,14 @@ def test_one_module_converges_and_its_profile_travels(sim_only):
             if st["modules"][3]["state"] == "hashing" or vb.board_ms() - t_in > 20_000:
                 break
         assert st["modules"][3]["state"] == "hashing" and st["modules"][3]["profile"] == "stored"
-        assert vb.board_ms() - t_in <= 8_000  # presence debounce + identify + ramp
+        # how long the firmware took, from its own event times: the moment the host saw it
+        # also holds the board time that passed while an hbctl process started on a busy host
+        # (the MCU sleeps between periods, and its clock runs on meanwhile: one CI run read 8.6 s)
+        with Link(vb.port, timeout=10) as link:
+            ev = [e for e in link.request("events", {"since": seen}) if e["kind"] == "module" and e["module"] == 3]
+        seated = ev[0]["ms"]  # presence seen (after its debounce): identifying
+        hashing = next(e["ms"] for e in ev if e["detail"].startswith("hashing"))
+        assert hashing - seated <= 6_000, ev  # identify + power + enumerate + ramp
         moved = [c["freq_mhz"] for c in sorted(st["chips"], key=lambda c: c["index"]) if c["module"] == 3]
         assert moved == pytest.approx(carried["freqs_mhz"], abs=4.0)  # the PLL's grid
         assert st["regulators"][3]["vout_set"] == pytest.approx(carried["vout"], abs=0.011)

@@ -23,7 +23,8 @@ from .compat import const
 _SPAN = const(5)  # raw samples behind each point's reading and power (noise)
 _LONG = const(20)  # points behind each rate of rise: its noise times C is ~2 W, not ~20 W
 _FIRST_SPAN = const(4)  # the shortest rise that tracks Tb through the nominal R (9 samples in)
-_MIN_POINTS = const(30)  # half a minute: a first fit over a single power step is a guess
+_FIT_SPAN = const(10)  # the shortest rise a fitted point is taken over
+_MIN_POINTS = const(20)  # fitted points before the first fit: one over a single step is a guess
 _MIN_SD_C = 0.9  # the weighted spread of readings the fit needs to see the slope (~3 degC range)
 _MIN_R2 = 0.8  # the share of the points' spread the line must explain
 _NEW_LINE_R2 = 0.3  # under this share, the cooling has changed: start the fit over
@@ -93,8 +94,10 @@ class HeatFit:
         x = (t_sum - 0.5 * (self.ht[i] + self.ts)) / span
         p = (p_sum - 0.5 * (self.hp[i] + self.hp[k])) / span
         self.rate = (self.ts - self.ht[i]) / span
-        # only whole-span points are fitted; shorter ones (the first 20 s) only track Tb
-        r_fit = self._add(x, p - self.c_th * self.rate) if span == _LONG else None
+        # points over a short span only track Tb; from _FIT_SPAN on (the reading moves fast
+        # then, so their extra noise matters less) they are fitted too, so a first fit
+        # exists after ~35 s, before a hot room has carried the module past hot_c
+        r_fit = self._add(x, p - self.c_th * self.rate) if span >= _FIT_SPAN else None
         # the zero-power temperature this point implies (its steady reading is T + R C dT/dt,
         # less R P). The fit gives the slope R; the line is anchored where the module is now,
         # so a drifting ambient, or a slope a little off, costs nothing at the operating point.
