@@ -89,6 +89,7 @@ def test_i2c_power_target_refused_by_the_board_is_an_error(vb, capsys):
     (["--serial", "MOD-2", "--vout-mv", "9999"], "vout_mv 9999 mV is outside 4000..5000 mV"),
     (["--serial", "ÄÖÜßÄÖÜßÄÖÜßÄÖÜß"], "serial must be printable ASCII"),
     (["--serial", "X" * 17], "at most 16 characters"),
+    (["--serial", " "], "must not begin or end with a space"),  # read back as a blank serial
 ])
 def test_provision_refuses_values_the_record_cannot_hold(vb, capsys, argv, named):
     before = settings(vb)
@@ -99,7 +100,8 @@ def test_provision_refuses_values_the_record_cannot_hold(vb, capsys, argv, named
 def test_the_board_refuses_them_too(vb):
     before = settings(vb)
     for args, code, needle in (({"vout_mv": 9999, "serial": "M"}, "out_of_range", "9999 mV"),
-                               ({"serial": "ÄÖÜßÄÖÜßÄÖÜßÄÖÜß"}, "bad_args", "printable ASCII")):
+                               ({"serial": "ÄÖÜßÄÖÜßÄÖÜßÄÖÜß"}, "bad_args", "printable ASCII"),
+                               ({"serial": "MOD-2 "}, "bad_args", "with a space")):
         board_refuses(vb, "provision", {"target": "module", "module": 2, "force": True, **args}, code, needle)
     assert settings(vb) == before and wait_module(vb, 2, ("hashing",), 0)["state"] == "hashing"
 

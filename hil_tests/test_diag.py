@@ -152,3 +152,5 @@ def test_a_stage_that_raises_ends_its_run_not_the_control_loop(monkeypatch):
     assert doc["verdict"] == "fail" and doc["stages"][-1]["name"] == "aborted"
     assert "test error" in doc["stages"][-1]["evidence"]
     assert not fb.app.modules[2].under_test and fb.app.modules[2].state == "hashing"
+    # a run that did not finish leaves no verdict in the repair log (it once logged a pass)
+    assert doc["logged"] is False

@@ -229,7 +229,13 @@ def test_provisioning_a_blank_module_and_the_board(lane):
     assert rec["grade"] == 3 and rec["date"] == (26, 11, 22) and rec["vout_mv"] == 4600
     with pytest.raises(RuntimeError, match="already has identity NEW-0002"):
         lane.request("provision", target="module", module=2, serial="OTHER")
-    lane.request("provision", target="module", module=2, serial="OTHER", force=True)
+    hashing_other = lambda s: s["modules"][2]["serial"] == "OTHER" and s["modules"][2]["state"] == "hashing"  # noqa: E731
+    # --force keeps the stored rating; 0 clears it (hbctl provision --vout-max-mv 0)
+    for extra, rated in (({"vout_max_mv": 4800}, 4800), ({}, 4800), ({"vout_max_mv": 0}, 4600)):
+        out = lane.request("provision", target="module", module=2, serial="OTHER", force=True, **extra)
+        assert out["vout_max_mv"] == rated, (extra, out)
+        lane.run(500)  # the module identifies again first
+        S.wait_for(lane, hashing_other, 8000)
     st, _ = S.wait_for(lane, lambda s: s["modules"][2]["serial"] == "OTHER" and s["modules"][2]["state"] == "hashing", 8000)
     assert lane.request("info")["identity"] is None
     assert lane.request("provision", target="board", serial="HB-000042")["board"]["serial"] == "HB-000042"

@@ -115,7 +115,9 @@ def cmd_provision(args) -> int:
             req["module"] = lim.module(args.module)
             if args.vout_mv is not None:
                 req["vout_mv"] = lim.vout_mv(args.vout_mv)
-            if args.vout_max_mv is not None:  # from the nominal up to the board's maximum
+            if args.vout_max_mv == 0:
+                req["vout_max_mv"] = 0  # no rating above the nominal (clears a kept one)
+            elif args.vout_max_mv is not None:  # from the nominal up to the board's maximum
                 nominal = req.get("vout_mv", int(lim.vout["default"] * 1000 + 0.5))
                 req["vout_max_mv"] = checks._ok(argcheck.integer, "--vout-max-mv", args.vout_max_mv, nominal,
                                                 int(lim.vout["max"] * 1000 + 0.5), " mV")
@@ -161,8 +163,9 @@ def add_parsers(sub) -> None:
     pv.add_argument("--vout-mv", type=integer, help="module nominal string voltage, mV, within the board's "
                                                     "vout limits (default: the board's default)")
     pv.add_argument("--vout-max-mv", type=integer, help="the highest string voltage the module is rated "
-                                                        "for, mV, nominal..the board's vout max (default: "
-                                                        "none: the tuner stays at or below the nominal)")
+                                                        "for, mV, nominal..the board's vout max; 0: none, the "
+                                                        "tuner stays at or below the nominal (default: none; "
+                                                        "with --force, the stored identity's rating is kept)")
     pv.add_argument("--force", action="store_true", help="replace a valid identity")
     add_json(pv, "the written identity")
     pv.set_defaults(func=cmd_provision)

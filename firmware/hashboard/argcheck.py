@@ -51,6 +51,8 @@ def ascii_text(name, v, maxlen):
             raise BadValue("%s must be printable ASCII (%r is not)" % (name, c))
     if len(v) > maxlen:
         raise BadValue("%s must be at most %d characters (%d given)" % (name, maxlen, len(v)))
+    if v[0] == " " or v[-1] == " ":  # a record reads back trimmed: " " would be a blank serial
+        raise BadValue("%s must not begin or end with a space" % name)
     return v
 
 

@@ -45,6 +45,7 @@ class DiagRun:
         self._saved_job = m.job_interval
         self.saved_targets = None  # per-chip targets a stage moved: put back however the run ends
         self.done = False
+        self.aborted = False
         self._gen = self._plan()
 
     # ------------------------------------------------------------ driving
@@ -60,6 +61,7 @@ class DiagRun:
 
     def abort(self, why):
         if not self.done:
+            self.aborted = True  # no verdict on the module: never logged as a pass
             self.stages.append({"name": "aborted", "result": "fail", "board_s": 0.0, "evidence": why})
             self._finish()
 
@@ -123,10 +125,7 @@ class DiagRun:
     # ------------------------------------------------------------ result
     def doc(self):
         m = self.m
-        verdict = "fail" if self.failed() else "pass"
-        for st in self.stages:
-            if st["name"] == "aborted":  # a test that did not finish has not passed
-                verdict = "fail"
+        verdict = "fail" if self.failed() or self.aborted else "pass"  # unfinished: not passed
         if not self.done:
             verdict = "running"
         # the chips' designators and positions are the board definition's: the host adds them

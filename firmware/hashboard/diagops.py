@@ -91,6 +91,9 @@ class Diagnostics:
     def _log(self, r):
         """The verdict into the module's repair log: pass, or the root cause's code and chip."""
         m = r.m
+        if r.aborted:
+            r.logged = False  # it tested nothing to the end: no verdict for the log
+            return
         if r.days is None or m.store.addr is None or m.state == "empty":
             return
         f = r.root()
