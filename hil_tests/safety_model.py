@@ -19,7 +19,7 @@ from hostlib.sim.fastlane import FastBoard
 
 CHECK_MS = 20  # the oracle looks at the hardware this often (board ms)
 PERIOD_MS = 100  # modular-4x control period
-SENSOR_GAP_MS = 5 * PERIOD_MS  # longest a powered module's sensor may go unread (see check)
+SENSOR_GAP_MS = int(1.5 * PERIOD_MS)  # longest a powered module's sensor may go unread (see check)
 NOISE_C = 0.5  # sensor noise margin: a true temperature this far past dangerous reads past it
 GOOD = "good"
 KINDS = (GOOD, "blank", "corrupt", "incompatible", "overvolt")
@@ -191,8 +191,8 @@ class Oracle:
             self._hold(("hb", s), self.hb_off, PERIOD_MS + CHECK_MS, f"slot {s} powered under heartbeat policy off")
             # the thermal guard looks at every sensor of a powered module, seen on the bus
             # whatever the firmware thinks it did (a flood must not starve it). Each control
-            # period, except while another module's chain is enumerated: that blocks the loop
-            # for up to ~0.4 s (docs/architecture.md, known gap), so the bound is 5 periods
+            # period, also while another module's chain is brought up (App._between guards
+            # the others between chips); the half period is the oracle's own sampling
             for name, key in self._sensor_keys(s):
                 gap = sim.io_gap_max.pop(key, 0.0) * 1000
                 if gap > SENSOR_GAP_MS:

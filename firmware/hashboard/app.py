@@ -8,7 +8,7 @@ from .diagops import Diagnostics
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
-from .module import EMPTY, OFF, RUNNING, Module
+from .module import EMPTY, ENUMERATING, OFF, RUNNING, Module
 from .power import PowerManager
 from .protocol import Protocol
 from .settings import MemoryStore
@@ -51,6 +51,9 @@ class App:
         self.modules = [
             Module(i, s, board, hw, clock, self.emit, chip) for i, s in enumerate(board["slots"])
         ]
+        self._t_between = 0
+        for m in self.modules:
+            m.chain.between = self._between  # one bound method, made once
         n = len(self.modules)
         if self.expander is not None:
             for m in self.modules:
@@ -331,6 +334,17 @@ class App:
         if state != self.state:
             self.state = state
             self.emit(now, "state", None, state)
+
+    def _between(self):
+        """Called by a chain between chips while it is brought up (up to ~0.4 s in one call):
+        every other module's thermal guard still sees its sensors each control period."""
+        now = self.clock.ticks_ms()
+        if ticks_diff(now, self._t_between) < self.period:
+            return
+        self._t_between = now
+        for m in self.modules:
+            if m.state != ENUMERATING:  # the one being brought up is in this call
+                m.thermal_guard(now)
 
     def _trial_step(self, now):
         verdict = self.trial.step(self, now)

@@ -35,6 +35,7 @@ class Chain:
         self.rx = bytearray(128)
         self.parser = f.ResponseParser(9)
         self._on_frame = self._frame  # bound once: no allocation per frame
+        self.between = None  # called between chips during bring-up (the app guards the others)
         self._reading = _NOT_READING
         self._count = 0
         self._got = 0
@@ -220,6 +221,9 @@ class Chain:
             for reg, value in c.PER_CHIP:
                 self._write(a, reg, value, False)
             self._write(a, c.REG_NONCE_OFFSET, c.nonce_offset(i, self.expected), False)
+            b = self.between
+            if b is not None:
+                b()
         for reg, value in c.FINAL:
             self._write(0, reg, value)
         for i in range(self.expected):
@@ -264,6 +268,9 @@ class Chain:
             if cause != OK and first < 0:
                 first = i
                 first_cause = cause
+            b = self.between
+            if b is not None:
+                b()
         self.found = found
         self.diag_chip = first
         self.diag_cause = first_cause

@@ -181,7 +181,7 @@ class Module:
         act = self.fsm.tick(now, present)
         while act != slotfsm.NONE:
             act = self._do(act, now)
-        self._guard(now)
+        self.thermal_guard(now)
 
     def _do(self, act, now):
         """Perform one action of the slot FSM and report its outcome; returns the next action."""
@@ -447,7 +447,7 @@ class Module:
             self.power_off(now, OFF, "heartbeat")
 
     # ------------------------------------------------------------ safety and telemetry
-    def _guard(self, now):
+    def thermal_guard(self, now):
         """Every control period, in every state of a module in the slot: the thermal policy
         sees fresh readings and whether the module is powered, and acts at once."""
         if self.state == EMPTY:
