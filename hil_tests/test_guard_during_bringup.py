@@ -36,3 +36,33 @@ def test_neighbours_sensors_are_read_every_period_while_a_chain_is_brought_up(fa
         for key in sensor_keys(fb, slot):
             gap = fb.sim.io_gap_max.get(key, 0.0)
             assert gap <= 1.5 * PERIOD_S, (slot, key, gap)
+
+
+def _gaps_while_powered(fb, board_ms):
+    """Longest unread stretch (s) of each slot's sensors, counted only while it is powered."""
+    from hashboard.slotfsm import POWERED
+    worst = [0.0] * 4
+    for _ in range(int(board_ms / 20)):
+        fb.sim.io_gap_max.clear()
+        fb.run_for(20)
+        for s in range(4):
+            if fb.app.modules[s].state in POWERED:
+                for key in sensor_keys(fb, s):
+                    worst[s] = max(worst[s], fb.sim.io_gap_max.get(key, 0.0))
+    return worst
+
+
+def test_modules_brought_up_together_guard_each_other():
+    """At boot (or a resume) the modules reach enumerating in lockstep: the others were skipped
+    by state, not only the one being brought up (audit: 404-588 ms unread)."""
+    fb = FastBoard(faults=("link:0.11",))
+    worst = _gaps_while_powered(fb, 6000)
+    assert max(worst[1:]) <= 1.5 * PERIOD_S, worst
+
+
+def test_a_stale_guard_stamp_after_days_of_uptime_does_not_silence_the_hook():
+    """ticks wrap at 2^30 ms: a stamp more than half the range old reads as the future (audit)."""
+    fb = FastBoard(faults=("link:0.11",))
+    fb.app._t_between = (fb.app.clock.ticks_ms() + (1 << 29) + 5) & ((1 << 30) - 1)
+    worst = _gaps_while_powered(fb, 6000)
+    assert max(worst[1:]) <= 1.5 * PERIOD_S, worst

@@ -49,3 +49,51 @@ def test_a_changed_fan_is_learned_again():
         assert abs(r - 0.45) / 0.45 < 0.2, r
     finally:
         R_TRUE = old
+
+
+def settled(seed=0):
+    rng = random.Random(seed)
+    fit = HeatFit(C_TH, 0.108)
+    t = drive(fit, rng, T_IN, 320.0, 40)
+    t = drive(fit, rng, t, 112.0, 600)
+    return fit, rng, t
+
+
+@pytest.mark.parametrize("bad", [("power", 5000.0), ("power", 50000.0), ("reading", -34.0), ("reading", 30.0)])
+def test_one_bad_sample_does_not_move_the_ceiling(bad):
+    """Audit (helper-10): one corrupted READ_IOUT or one reading from the wrong sensor dragged
+    Tb, and the ceiling went to 2x for half a minute."""
+    fit, rng, t = settled()
+    true_w = (74.25 - (T_IN + 2.0)) / R_TRUE
+    kind, v = bad
+    for s in range(60):
+        t += (112.0 - (t - T_IN) / R_TRUE) / C_TH
+        p, reading = 112.0, t + 2.0 + rng.uniform(-0.25, 0.25)
+        if s == 0:
+            p, reading = (v, reading) if kind == "power" else (p, reading + v)
+        fit.sample(p, reading)
+        assert fit.sustainable(112.0, 74.25) < true_w * 1.06
+
+
+def test_time_off_is_not_read_as_a_fall():
+    """After a curtailment or a cool-down the tuner starts again (resume): no rate spans the gap.
+    A 600 s gap read as 20 s once put the ceiling at 5.6x."""
+    fit, rng, t = settled()
+    true_w = (74.25 - (T_IN + 2.0)) / R_TRUE
+    for _ in range(600):
+        t += (0.0 - (t - T_IN) / R_TRUE) / C_TH  # off: no samples
+    fit.resume()
+    for p in [40.0] * 30 + [112.0] * 120:
+        t += (p - (t - T_IN) / R_TRUE) / C_TH
+        fit.sample(p, t + 2.0 + rng.uniform(-0.25, 0.25))
+        assert fit.sustainable(p, 74.25) < true_w * 1.15
+
+
+def test_nan_or_inf_never_poisons_the_fit():
+    fit, rng, t = settled()
+    for v in (float("nan"), float("inf"), -float("inf"), 1e30):
+        fit.sample(112.0, v)
+        fit.sample(v, t + 2.0)
+    t = drive(fit, rng, t, 112.0, 60)
+    s = fit.sustainable(112.0, 74.25)
+    assert s == s and 100.0 < s < 130.0

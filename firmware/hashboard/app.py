@@ -8,7 +8,7 @@ from .diagops import Diagnostics
 from .compat import ticks_add, ticks_diff
 from .events import Events
 from .expander import TCA9535
-from .module import EMPTY, ENUMERATING, OFF, RUNNING, Module
+from .module import EMPTY, OFF, RUNNING, Module
 from .power import PowerManager
 from .protocol import Protocol
 from .settings import MemoryStore
@@ -335,16 +335,16 @@ class App:
             self.state = state
             self.emit(now, "state", None, state)
 
-    def _between(self):
-        """Called by a chain between chips while it is brought up (up to ~0.4 s in one call):
+    def _between(self, chain):
+        """Called by a chain between chips while it is brought up (up to ~0.6 s in one call):
         every other module's thermal guard still sees its sensors each control period."""
         now = self.clock.ticks_ms()
-        if ticks_diff(now, self._t_between) < self.period:
-            return
+        if 0 <= ticks_diff(now, self._t_between) < self.period:
+            return  # (a stamp from more than half the tick range ago reads negative: go on)
         self._t_between = now
         for m in self.modules:
-            if m.state != ENUMERATING:  # the one being brought up is in this call
-                m.thermal_guard(now)
+            if m.chain is not chain:  # the one being brought up is in this call (others may
+                m.thermal_guard(now)  # be enumerating too, in lockstep after a resume)
 
     def _trial_step(self, now):
         verdict = self.trial.step(self, now)

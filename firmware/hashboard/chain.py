@@ -223,7 +223,7 @@ class Chain:
             self._write(a, c.REG_NONCE_OFFSET, c.nonce_offset(i, self.expected), False)
             b = self.between
             if b is not None:
-                b()
+                b(self)
         for reg, value in c.FINAL:
             self._write(0, reg, value)
         for i in range(self.expected):
@@ -270,7 +270,7 @@ class Chain:
                 first_cause = cause
             b = self.between
             if b is not None:
-                b()
+                b(self)
         self.found = found
         self.diag_chip = first
         self.diag_cause = first_cause

@@ -20,16 +20,30 @@ from array import array
 
 from .compat import const
 
-_SPAN = const(5)  # raw samples behind each point's reading and power (noise)
+_SPAN = const(5)  # raw samples behind each point's reading and power (their trimmed mean)
 _LONG = const(20)  # points behind each rate of rise: its noise times C is ~2 W, not ~20 W
 _FIRST_SPAN = const(4)  # the shortest rise that tracks Tb through the nominal R (9 samples in)
 _FIT_SPAN = const(10)  # the shortest rise a fitted point is taken over
 _MIN_POINTS = const(20)  # fitted points before the first fit: one over a single step is a guess
 _MIN_SD_C = 0.9  # the weighted spread of readings the fit needs to see the slope (~3 degC range)
-_MIN_R2 = 0.8  # the share of the points' spread the line must explain
+_MIN_R2 = 0.6  # the share of the points' spread the line must explain
 _NEW_LINE_R2 = 0.3  # under this share, the cooling has changed: start the fit over
 # the nominal R is the heat sink at full airflow: a fit under half of it is noise, not a fan
 _FORGET = 0.995  # per sample: old points weigh half after ~2.3 minutes (a changed fan)
+
+
+def _trimmed(a):
+    """Mean of a short array without its lowest and highest value: one bad sample cannot move
+    it, and the rest still average the sensors' noise."""
+    lo = hi = a[0]
+    tot = 0.0
+    for v in a:
+        tot += v
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    return (tot - lo - hi) / (len(a) - 2)
 
 
 class HeatFit:
@@ -59,9 +73,15 @@ class HeatFit:
         self.m = 0  # points in the least squares
         self.w = self.mx = self.my = self.cxx = self.cxy = self.cyy = 0.0
 
+    def resume(self):
+        """After time off (curtailed, cooling down, under test): R and the least squares stay,
+        but no rate may span the gap (a 600 s gap read as 20 s once put the ceiling at 5x)."""
+        self.rk = self.rn = self.hk = 0
+        self.n = 0
+
     def sample(self, power_w, t_hot):
-        if t_hot is None:
-            return
+        if t_hot is None or not (-100.0 < t_hot < 300.0) or not (0.0 <= power_w < 1e5):
+            return  # missing, NaN, inf or no reading at all: one would poison the sums for good
         self.rt[self.rk] = t_hot
         self.rp[self.rk] = power_w
         self.rk = (self.rk + 1) % _SPAN
@@ -70,14 +90,13 @@ class HeatFit:
             if self.rn < _SPAN:
                 self.ts = t_hot
                 return
-        st = sp = 0.0
-        for j in range(_SPAN):
-            st += self.rt[j]
-            sp += self.rp[j]
-        self.ts = st / _SPAN
+        # trimmed means: one bad sample (a reading taken from the wrong sensor, a corrupted
+        # READ_IOUT) cannot move a point, nor through Tb the ceiling (audit: one 5 kW sample
+        # once doubled it for half a minute)
+        self.ts = _trimmed(self.rt)
         k = self.hk
         self.ht[k] = self.ts
-        self.hp[k] = sp / _SPAN
+        self.hp[k] = _trimmed(self.rp)
         self.hk = (k + 1) % (_LONG + 1)
         self.n += 1
         span = self.n - 1 if self.n <= _LONG else _LONG
@@ -132,7 +151,8 @@ class HeatFit:
         if self.cxy <= 0 or self.cxy * self.cxy < _MIN_R2 * self.cxx * self.cyy:
             # not one line: noise, or a fan or room that changed within the memory. Once it
             # is clearly two lines, the old one's points are dropped (R stands meanwhile).
-            if self.cxy * self.cxy < _NEW_LINE_R2 * self.cxx * self.cyy or self.cxy <= 0:
+            big = self.cxx >= 4.0 * w * _MIN_SD_C * _MIN_SD_C  # two lines need room to show
+            if big and (self.cxy <= 0 or self.cxy * self.cxy < _NEW_LINE_R2 * self.cxx * self.cyy):
                 self._restart()
             return None
         r = self.cxx / self.cxy  # y = (T - Tb)/R: slope 1/R

@@ -54,6 +54,7 @@ class ModuleTuner:
         """Begin tuning from the module's present settings (or a stored profile's: near_edge).
         v_ceiling: the highest string voltage this module may get (its rating), inside the
         board's."""
+        self.heat.resume()  # what was learned stays; rates never span the time it was off
         top = self.vlim["max"] if v_ceiling is None else min(self.vlim["max"], v_ceiling)
         self.search.vmax = max(self.vlim["min"], top)
         self.mode = mode

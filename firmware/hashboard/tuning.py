@@ -204,7 +204,10 @@ class Tuning:
         c = m.chain
         hottest = None
         for t in m.temps:
-            if t is not None and (hottest is None or t > hottest):
+            if t is None:  # a missed read: the rest is not the hottest (the inlet reads 30 C
+                hottest = None  # low), and one such sample pulled the heat fit's Tb down
+                break
+            if hottest is None or t > hottest:
                 hottest = t
         power = m.vout * m.iout
         # CURRENT_SHARE of the regulator's over-current trip, at the voltage it holds now. The
