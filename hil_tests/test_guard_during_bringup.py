@@ -14,7 +14,6 @@ def sensor_keys(fb, slot):
     return [(sc["bus"], sc["addr"]) for sc in fb.cfg["slots"][slot].get("sensors", [])]
 
 
-
 @pytest.mark.parametrize("fault", [None, "chip:0.5:dead", "link:0.11"])
 def test_neighbours_sensors_are_read_every_period_while_a_chain_is_brought_up(fault):
     """A chain with a dead chip or a broken link is the slow case: every silent position is

@@ -62,8 +62,11 @@ class HeatFit:
         self.rn = 0
         self.hk = 0
         self.ts = None
-        self.coef = None  # (R K/W, Tb degC) of the last trustworthy fit
-        self.tb_nominal = None  # Tb seen through the nominal R, until there is a fit
+        # the model in use: R K/W (the fit's, else the nominal) and Tb degC tracked through it
+        # (None until seen); floats, not a tuple per sample
+        self.r = self.r_nominal
+        self.tb = None
+        self.fitted = False
         self.rate = 0.0  # degC/s of the hottest sensor over the last _LONG points
         # the forgetting least squares: weight, means, co-moments (West's update: no
         # cancellation in single-precision floats, as on the MCU)
@@ -120,19 +123,22 @@ class HeatFit:
         # the zero-power temperature this point implies (its steady reading is T + R C dT/dt,
         # less R P). The fit gives the slope R; the line is anchored where the module is now,
         # so a drifting ambient, or a slope a little off, costs nothing at the operating point.
-        if r_fit is not None and self.coef is None:
-            self.coef = (r_fit, self.mx - self.my * r_fit)
-        if self.coef is None and self.r_nominal:
-            r = self.r_nominal
+        if r_fit is not None:
+            if not self.fitted:
+                self.fitted = True
+                self.tb = self.mx - self.my * r_fit  # the fit's own line, to start from
+            self.r = r_fit
+        r = self.r
+        if r:
             seen = x + r * self.c_th * self.rate - r * p
-            tb = self.tb_nominal
-            self.tb_nominal = seen if tb is None else tb + 0.2 * (seen - tb)
-        if self.coef is not None:
-            r, tb = self.coef
-            if r_fit is not None:
-                r = r_fit
-            seen = x + r * self.c_th * self.rate - r * p
-            self.coef = (r, tb + 0.05 * (seen - tb))
+            tb = self.tb
+            # the nominal R is a stand-in: follow quickly; a fitted line moves slowly
+            self.tb = seen if tb is None else tb + (0.05 if self.fitted else 0.2) * (seen - tb)
+
+    @property
+    def coef(self):
+        """(R, Tb) of the fit once there is one, else None (the nominal is not a fit)."""
+        return (self.r, self.tb) if self.fitted else None
 
     def _add(self, x, y):
         """Adds a point; returns the fitted R, or None while the fit is not trustworthy."""
@@ -148,11 +154,13 @@ class HeatFit:
         self.m += 1
         if self.m < _MIN_POINTS or self.cxx < w * _MIN_SD_C * _MIN_SD_C:
             return None  # too few points, or the reading has not moved enough: R stands
-        if self.cxy <= 0 or self.cxy * self.cxy < _MIN_R2 * self.cxx * self.cyy:
+        # the share of the readings' spread the line explains (0 for a falling one)
+        r2 = self.cxy * self.cxy / (self.cxx * self.cyy) if self.cxy > 0 and self.cyy > 0 else 0.0
+        if r2 < _MIN_R2:
             # not one line: noise, or a fan or room that changed within the memory. Once it
-            # is clearly two lines, the old one's points are dropped (R stands meanwhile).
-            big = self.cxx >= 4.0 * w * _MIN_SD_C * _MIN_SD_C  # two lines need room to show
-            if big and (self.cxy <= 0 or self.cxy * self.cxy < _NEW_LINE_R2 * self.cxx * self.cyy):
+            # is clearly two lines, the old one's points are dropped (R stands meanwhile);
+            # two lines need room to show
+            if r2 < _NEW_LINE_R2 and self.cxx >= 4.0 * w * _MIN_SD_C * _MIN_SD_C:
                 self._restart()
             return None
         r = self.cxx / self.cxy  # y = (T - Tb)/R: slope 1/R
@@ -160,24 +168,14 @@ class HeatFit:
         lo, hi = (0.5 * rn, 20.0 * rn) if rn else (0.005, 5.0)
         return r if lo < r < hi else None
 
-    def _model(self):
-        """(R, Tb): the fit's, else the nominal R with its tracked Tb, else None."""
-        if self.coef is not None:
-            return self.coef
-        if self.tb_nominal is not None:
-            return self.r_nominal, self.tb_nominal
-        return None
-
     def steady(self, power_w):
         """Predicted steady reading of the hottest sensor at power_w, or None."""
-        m = self._model()
-        if m is None:
+        if self.tb is None:
             return None
-        return m[1] + m[0] * power_w
+        return self.tb + self.r * power_w
 
     def sustainable(self, power_w, t_lim):
         """The power whose steady hottest reading is t_lim (None: no estimate yet)."""
-        m = self._model()
-        if m is None:
+        if self.tb is None:
             return None
-        return max(0.0, (t_lim - m[1]) / m[0])
+        return max(0.0, (t_lim - self.tb) / self.r)
