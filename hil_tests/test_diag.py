@@ -41,6 +41,8 @@ CASES = [
     ("chip:0.2:flaky", 0, "crc_errors", 2),
     ("chip:3.22:badid", 3, "bad_id", 22),
     ("chip:1.19:unstable", 1, "unstable", 19),
+    ("chip:0.6:weak", 0, "weak", 6),
+    ("link:2.10", 2, "no_response", 11),  # the first chip the break cuts off (its link named)
     ("vrm:3:ot", 3, "vrm_ot", None),
     ("vrm:0:oc", 0, "vrm_oc", None),
     ("vrm:2:uv", 2, "vrm_uv", None),
@@ -75,8 +77,12 @@ def test_healthy_modules_pass_with_nothing_above_info(seed):
     fb, doc = diag(None, seed % 4, seed=seed)
     assert doc["verdict"] == "pass", doc
     assert [f for f in doc["findings"] if f["severity"] != "info"] == []
-    assert [s["name"] for s in doc["stages"]] == ["identity", "regulator", "sensors", "chain", "nonce"]
-    assert all(s["result"] == "pass" for s in doc["stages"]), doc["stages"]
+    assert [s["name"] for s in doc["stages"]] == ["identity", "regulator", "sensors", "chain", "nonce", "grade",
+                                                 "cooling"]
+    assert all(s["result"] == "pass" for s in doc["stages"][:-1]), doc["stages"]
+    assert doc["stages"][-1]["result"] == "skip"  # seconds after power-on: the sink still heats
+    grades = [g for g in doc["grades"] if g is not None]
+    assert len(grades) == 24 and all(525.0 <= g <= 625.0 for g in grades), doc["grades"]
     assert doc["board_s"] <= 60.0
     assert fb.app.modules[seed % 4].state == "hashing"
 
@@ -154,3 +160,47 @@ def test_a_stage_that_raises_ends_its_run_not_the_control_loop(monkeypatch):
     assert not fb.app.modules[2].under_test and fb.app.modules[2].state == "hashing"
     # a run that did not finish leaves no verdict in the repair log (it once logged a pass)
     assert doc["logged"] is False
+
+
+def test_a_module_run_below_its_stock_point_is_judged_at_stock():
+    """A module set (or tuned) to 4.20 V holds only ~80 % of its chips' stock frequency: the
+    chip stages move it to its stock point first, so healthy chips are not blamed, and put
+    the setting back afterwards."""
+    fb = FastBoard("modular-4x", seed=4)
+    fb.run_for(2000)
+    assert json.loads(fb.request("set_vout", module=3, volts=4.2)[4:])["ok"]
+    fb.run_for(3000)
+    r = json.loads(fb.request("diag", module=3, days=2500)[4:])
+    assert r["ok"], r
+    for _ in range(120):
+        fb.run_for(1000)
+        d = json.loads(fb.request("diag_status", module=3)[4:])["data"]
+        if not d["running"]:
+            break
+    doc = d["modules"][0]
+    assert doc["verdict"] == "pass", doc["findings"]
+    m = fb.app.modules[3]
+    assert abs(m.vout_user - 4.2) < 1e-6 and m.state == "hashing"
+    fb.run_for(2000)
+    assert abs(m.vrm.vout_set - 4.2) < 1e-6  # ramped back to the module's own setting
+
+
+def test_a_sink_that_cools_badly_is_named_against_its_neighbours():
+    """cooling:M:FACTOR at steady state (the sink's resistance shows only once it has stopped
+    heating: 300 board s): the module is failed for its cooling, its neighbour passes."""
+    fb = FastBoard("modular-4x", seed=6)
+    fb.sim.inject("cooling:1:1.8")
+    fb.run_for(300_000)
+    docs = {}
+    for slot in (1, 2):
+        assert json.loads(fb.request("diag", module=slot, days=2500)[4:])["ok"]
+        for _ in range(200):
+            fb.run_for(1000)
+            d = json.loads(fb.request("diag_status", module=slot)[4:])["data"]
+            if not d["running"]:
+                break
+        docs[slot] = d["modules"][0]
+    first = docs[1]["findings"][0]
+    assert docs[1]["verdict"] == "fail" and first["cause"] == "cooling" and first["code"] == 4001, docs[1]
+    cool = [s for s in docs[2]["stages"] if s["name"] == "cooling"][0]
+    assert docs[2]["verdict"] == "pass" and cool["result"] == "pass", docs[2]

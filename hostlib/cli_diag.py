@@ -56,7 +56,8 @@ def cmd_diag(args) -> int:
         board = ln.request("info", {}).get("board")
     cfg = boards.load(board) if board in boards.names() else None
     for m in mods:  # each chip's designator, domain and place on the PCB (the board definition's)
-        m["chips"] = [_chip(cfg, i, i not in m["bad_chips"]) for i in range(m["chips_total"])]
+        grades = m.pop("grades", None) or [None] * m["chips_total"]
+        m["chips"] = [_chip(cfg, i, i not in m["bad_chips"], grades[i]) for i in range(m["chips_total"])]
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     out = {"board": board, "passes": args.passes, "modules": mods}
@@ -74,11 +75,11 @@ def cmd_diag(args) -> int:
     return 1 if failed else 0
 
 
-def _chip(cfg: dict | None, i: int, ok: bool) -> dict:
+def _chip(cfg: dict | None, i: int, ok: bool, grade: float | None) -> dict:
     if cfg is None:
-        return {"index": i, "ref": None, "domain": None, "grade_mhz": None, "ok": ok}
+        return {"index": i, "ref": None, "domain": None, "grade_mhz": grade, "ok": ok}
     x, y, d = refs.chip_pos(cfg, i)
-    return {"index": i, "ref": refs.chip_ref(cfg, i), "domain": d, "x_mm": x, "y_mm": y, "grade_mhz": None, "ok": ok}
+    return {"index": i, "ref": refs.chip_ref(cfg, i), "domain": d, "x_mm": x, "y_mm": y, "grade_mhz": grade, "ok": ok}
 
 
 def _print_module(m: dict) -> None:

@@ -108,7 +108,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--seed", type=seed, default=0, help="emulator seed, 0..2^31-1 (default 0)")
     s.add_argument("--chip-profile", help="chip profile JSON file (docs/emulator.md)")
     s.add_argument("--fault", action="append",
-                   help="fault spec, repeatable: chip:M.I:dead|flaky|badid|unstable, link:M.I, "
+                   help="fault spec, repeatable: chip:M.I:dead|flaky|badid|unstable|weak, link:M.I, "
                         "vrm:M:ot|oc|uv|nack, sensor:NAME:open|short|stuck, uart:M:noise=RATE, "
                         "ambient:CELSIUS, airflow:FRACTION (docs/emulator.md)")
     s.add_argument("--speed", type=speed, default=1.0, help="at most this many board seconds per wall second "

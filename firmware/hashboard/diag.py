@@ -6,6 +6,7 @@
 # regulator, sensors) to what depends on them (chain, then each chip), and a fault found early
 # turns later stages into consequences (skipped, with the reason), not rival findings.
 import gc
+from array import array
 
 from . import identity, refs
 from .compat import ticks_diff
@@ -14,7 +15,8 @@ from .diagcodes import FAILING, finding
 # (stage, module holding it): each stage module is imported when its first stage starts, so
 # a board that compiles from sources never holds more than one of them in its compiler at once
 STAGES = (("identity", "diagparts"), ("regulator", "diagparts"), ("sensors", "diagparts"),
-          ("chain", "diagchips"), ("nonce", "diagchips"))
+          ("chain", "diagchips"), ("nonce", "diagchips"), ("grade", "diaggrade"), ("cooling", "diagcool"))
+_SAMPLES = 128  # once a second while the module runs: the cooling stage's heat evidence
 
 
 def _stages(where):
@@ -22,9 +24,17 @@ def _stages(where):
         from . import diagparts
 
         return diagparts
-    from . import diagchips
+    if where == "diagchips":
+        from . import diagchips
 
-    return diagchips
+        return diagchips
+    if where == "diaggrade":
+        from . import diaggrade
+
+        return diaggrade
+    from . import diagcool
+
+    return diagcool
 
 
 class DiagRun:
@@ -44,6 +54,14 @@ class DiagRun:
         self._buf = bytearray(identity.RECORD_LEN)
         self._saved_job = m.job_interval
         self.saved_targets = None  # per-chip targets a stage moved: put back however the run ends
+        self.saved_point = None  # (volts, module MHz cap) before the chip stages moved to stock
+        self.grades = None  # per chip: the highest MHz held at <= 1 % errors (grade stage)
+        # (board s, power W, outlet - inlet C) once a second while the module runs; the other
+        # modules' rise per watt beside it (same air), for the cooling stage
+        self.heat = array("f", [0.0] * (3 * _SAMPLES))
+        self.peers = array("f", [0.0] * _SAMPLES)
+        self.n_heat = 0
+        self._t_heat = now
         self.done = False
         self.aborted = False
         self._gen = self._plan()
@@ -53,6 +71,9 @@ class DiagRun:
         """Once a control period; True when the run is over."""
         self.now = now
         if not self.done:
+            if ticks_diff(now, self._t_heat) >= 1000:
+                self._t_heat = now
+                self._sample()
             try:
                 next(self._gen)
             except StopIteration:
@@ -74,11 +95,58 @@ class DiagRun:
         m.under_test = False
 
     def put_back(self):
-        """The per-chip targets a stage moved (saved_targets), back as they were."""
+        """The per-chip targets and the operating point the chip stages moved, back as they were."""
         if self.saved_targets is not None:
             for i, f in enumerate(self.saved_targets):
                 self.m.chain.set_targets(f, i)
             self.saved_targets = None
+        if self.saved_point is not None:
+            self.m.vout_user, self.m.target_mhz = self.saved_point
+            self.saved_point = None
+
+    def at_stock(self):
+        """Generator: the module at its stock point (its identity's nominal voltage, the module
+        cap at the board's maximum so per-chip targets decide; thermal and power caps still
+        hold), the present one saved for put_back. Chips are judged where the catalogue's
+        tolerances were set, not at a tuned point below stock that would blame healthy chips."""
+        m = self.m
+        if self.saved_targets is None:
+            self.saved_targets = list(m.chain.target)
+        if self.saved_point is None:
+            self.saved_point = (m.vout_user, m.target_mhz)
+        ident = m.ident
+        m.vout_user = ident["vout_mv"] / 1000.0 if ident is not None else m.vlim["default"]
+        m.target_mhz = m.flim["max"]
+        t = self.now
+        while abs(m.vrm.vout_set - m.vout_goal()) > 1e-3 and ticks_diff(self.now, t) < 5000:
+            yield None
+
+    def _sample(self):
+        m = self.m
+        k = self.n_heat
+        if k >= _SAMPLES or not self.live():
+            return
+        rise = _rise(m)
+        if rise is None:
+            return
+        h = self.heat
+        h[3 * k] = ticks_diff(self.now, self.t0) / 1000.0
+        h[3 * k + 1] = m.vout * m.iout
+        h[3 * k + 2] = rise
+        # the median rise per watt of the other running modules (the same air), now
+        n = 0
+        r = [0.0, 0.0, 0.0, 0.0]
+        for o in self.app.modules:
+            if o is m or o.state not in ("hashing", "throttled") or n >= 4:
+                continue
+            ro = _rise(o)
+            p = o.vout * o.iout
+            if ro is not None and p > 1.0:
+                r[n] = ro / p
+                n += 1
+        r = sorted(r[:n])
+        self.peers[k] = r[n // 2] if n else 0.0
+        self.n_heat = k + 1
 
     def _plan(self):
         for p in range(self.passes):
@@ -131,6 +199,21 @@ class DiagRun:
         # the chips' designators and positions are the board definition's: the host adds them
         # (hbctl diag), so a small heap does not hold 24 of them per module
         bad = [i for i in range(m.chain.expected) if not self.chip_ok[i]]
-        return {"module": m.slot, "serial": m.serial, "verdict": verdict,
+        grades = None if self.grades is None else [round(g, 1) if g > 0 else None for g in self.grades]
+        return {"grades": grades, "module": m.slot, "serial": m.serial, "verdict": verdict,
                 "board_s": ticks_diff(self.now, self.t0) / 1000.0, "stages": self.stages,
                 "findings": self.findings, "chips_total": m.chain.expected, "bad_chips": bad}
+
+
+def _rise(m):
+    """A module's hottest minus coolest sensor (the heat its sink passes to the air), or None."""
+    if len(m.temps) < 2:
+        return None
+    hi = -1000.0
+    lo = 1000.0
+    for t in m.temps:
+        if t is None:
+            return None  # a missed read: no rise from half a picture
+        hi = max(hi, t)
+        lo = min(lo, t)
+    return hi - lo

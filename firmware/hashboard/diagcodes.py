@@ -12,13 +12,13 @@ SEVERITIES = (CRITICAL, MAJOR, MINOR, INFO)
 # before it on the chain, {name} a sensor's name
 CATALOGUE = {
     "chain_break": (1001, CRITICAL, "reflow the {prev}-{ref} link (chips from {ref} on do not answer)"),
-    "no_response": (1002, CRITICAL, "replace {ref}: it does not answer, the chain stops there"),
+    "no_response": (1002, CRITICAL, "reflow the {prev}-{ref} link, then replace {ref} if it still does not answer: the chain stops there"),
     "crc_errors": (1003, MAJOR, "reflow {ref}'s UART pins; replace {ref} if errors persist"),
     "uart_noise": (1004, MAJOR, "re-seat the module; check connector {ref} and the UART wiring: errors on every chip"),
     "chip_count": (1005, CRITICAL, "the chain has fewer chips than the module's identity: find the first missing one"),
     "bad_id": (2001, CRITICAL, "replace {ref}: it answers as another chip type"),
-    "unstable": (2002, MAJOR, "replace {ref}: it returns wrong nonces at the stock setting"),
-    "weak": (2003, MINOR, "{ref} holds far less frequency than its neighbours: the tuner parks it; replace at the next repair"),
+    "unstable": (2002, MAJOR, "replace {ref}: it returns wrong nonces even well below the stock frequency"),
+    "weak": (2003, MAJOR, "replace {ref}: it cannot hold the stock frequency its neighbours hold (the tuner parks it)"),
     "vrm_ot": (3001, CRITICAL, "replace regulator {ref} or its heat sink contact: over-temperature trip"),
     "vrm_oc": (3002, CRITICAL, "look for a short on the module; replace regulator {ref} if none: over-current trip"),
     "vrm_uv": (3003, CRITICAL, "replace regulator {ref}: its output is below its setting"),

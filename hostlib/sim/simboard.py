@@ -292,9 +292,11 @@ class SimBoard:
             if f.mode in sets:
                 (sets[f.mode].add if on else sets[f.mode].discard)(f.index)
             else:
-                # stable limit pulled to 75 % of the family's typical 660 MHz, whatever its bin
+                # stable limit pulled, whatever its bin, to 60 % of the family's typical 660 MHz
+                # (unstable: wrong nonces at the stock 525 MHz and at 420) or to 75 % (weak:
+                # wrong at stock, right at 420: the tuner can park it)
                 chip = hw.model.chips[f.index]
-                chip.F_scale = 495.0 / chip.F if on else 1.0
+                chip.F_scale = (396.0 if f.mode == "unstable" else 495.0) / chip.F if on else 1.0
             ch.on_power_change()
 
     # ---------------------------------------------------------------- wiring
