@@ -41,7 +41,29 @@ def patched_firmware(tmp: Path, name: str, edits: dict[str, tuple[str, str]]) ->
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("bundles")
+    """Built once per test run, not once per xdist worker: four bundles are 230 files through
+    mpy-cross (~30 s on a busy 2-core machine). The first worker builds them under a lock in
+    the run's shared temporary root; the other reads them back (bundle.write/read, the CLI's
+    own format)."""
+    import fcntl
+    import os
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's, shared by its workers (never an older run's)
+    with open(root / "bundles.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "bundles.done"
+        names = ("v1", "v2", "bad", "crash")
+        if not done.exists():
+            built = _build_bundles(tmp_path_factory.mktemp("bundles"))
+            for k in names:
+                bundle.write(built[k], root / f"bundle-{k}.hbb")
+            done.write_text("ok")
+        return {k: bundle.read(root / f"bundle-{k}.hbb") for k in names}
+
+
+def _build_bundles(tmp: Path) -> dict:
     v1 = bundle.build("modular-4x")
     v2 = bundle.build("modular-4x", firmware=patched_firmware(
         tmp, "v2", {"hashboard/__init__.py": ('VERSION = "0.1.0"', 'VERSION = "0.1.1-test"')}))

@@ -56,8 +56,9 @@ def cmd_diag(args) -> int:
         board = ln.request("info", {}).get("board")
     cfg = boards.load(board) if board in boards.names() else None
     for m in mods:  # each chip's designator, domain and place on the PCB (the board definition's)
-        grades = m.pop("grades", None) or [None] * m["chips_total"]
-        m["chips"] = [_chip(cfg, i, i not in m["bad_chips"], grades[i]) for i in range(m["chips_total"])]
+        n = m.pop("chips_total", 0)  # a run that never started (not_run, queued) has no chips
+        grades = m.pop("grades", None) or [None] * n
+        m["chips"] = [_chip(cfg, i, i not in m["bad_chips"], grades[i]) for i in range(n)]
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     out = {"board": board, "passes": args.passes, "modules": mods}

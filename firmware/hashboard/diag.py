@@ -15,26 +15,40 @@ from .diagcodes import FAILING, finding
 # (stage, module holding it): each stage module is imported when its first stage starts, so
 # a board that compiles from sources never holds more than one of them in its compiler at once
 STAGES = (("identity", "diagparts"), ("regulator", "diagparts"), ("sensors", "diagparts"),
-          ("chain", "diagchips"), ("nonce", "diagchips"), ("grade", "diaggrade"), ("cooling", "diagcool"))
-_SAMPLES = 128  # once a second while the module runs: the cooling stage's heat evidence
+          ("chain", "diagchips"), ("nonce", "diagnonce"), ("grade", "diaggrade"), ("cooling", "diagcool"))
+_SAMPLES = 64  # once a second while the module runs: the cooling stage's heat evidence
+
+
+_loaded = [None]  # the stage module in memory now (one at a time: a small heap holds one)
 
 
 def _stages(where):
-    if where == "diagparts":
-        from . import diagparts
+    """The module holding a stage, imported now; the one before it is dropped (sys.modules and
+    the package's attribute), so four stage modules never sit in the heap together."""
+    import sys
 
-        return diagparts
-    if where == "diagchips":
-        from . import diagchips
+    last = _loaded[0]
+    if last is not None and last != where:
+        _unload(last)
+        gc.collect()  # the next one compiles (from sources) into the room the last one left
+    _loaded[0] = where
+    name = "hashboard." + where
+    mod = sys.modules.get(name)
+    if mod is None:
+        __import__(name)
+        mod = sys.modules[name]
+    return mod
 
-        return diagchips
-    if where == "diaggrade":
-        from . import diaggrade
 
-        return diaggrade
-    from . import diagcool
+def _unload(where):
+    import sys
 
-    return diagcool
+    import hashboard
+
+    sys.modules.pop("hashboard." + where, None)
+    if hasattr(hashboard, where):
+        delattr(hashboard, where)
+    _loaded[0] = None
 
 
 class DiagRun:
@@ -88,6 +102,12 @@ class DiagRun:
 
     def _finish(self):
         self.done = True
+        self.heat = self.peers = array("f")  # the result is kept per slot; the evidence is not
+        self._buf = bytearray(0)
+        self._gen = None  # a finished generator still holds its frame
+        if _loaded[0] is not None:
+            _unload(_loaded[0])
+            gc.collect()
         m = self.m
         m.job_interval = self._saved_job
         if m.state != "empty":
