@@ -87,6 +87,12 @@ def _print_module(m: dict) -> None:
     print(f"module {m['module']} ({m['serial'] or 'no serial'}): {m['verdict'].upper()}  {m['board_s']:.1f} board s")
     for s in m["stages"]:
         print(f"  {s['name']:<10} {s['result']:<5} {s['board_s']:5.1f} s  {s.get('evidence', '')}")
+    graded = [c for c in m.get("chips", []) if c["grade_mhz"] is not None]
+    if graded:  # the grade stage's evidence: where the silicon sits, lowest first
+        low = sorted(graded, key=lambda c: c["grade_mhz"])[:3]
+        med = sorted(c["grade_mhz"] for c in graded)[len(graded) // 2]
+        print(f"  grades: median {med:.1f} MHz; lowest " + ", ".join(
+            f"{c['ref'] or c['index']} {c['grade_mhz']:.1f}" for c in low))
     for k, f in enumerate(m["findings"]):
         where = f["ref"] or "module"
         lead = "ROOT CAUSE" if k == 0 else "also"

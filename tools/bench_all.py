@@ -4,7 +4,7 @@ the machine it came from (cores, CPU model, load average when its measurement st
 The measured figures are kept in docs/benchmarks.json; `--only SECTION` measures one section
 again and keeps the others' figures (each with its own stamp), then renders the document.
 Not a test: the suite only checks that a document renders from given figures.
-Usage: python -m tools.bench_all [--only virtual chain safety hotswap deploy] [--render-only]"""
+Usage: python -m tools.bench_all [--only virtual chain safety hotswap diag deploy] [--render-only]"""
 
 from __future__ import annotations
 
@@ -153,6 +153,37 @@ def deploy(sec: Section) -> None:
         sec.rows.append({"what": what, "figure": figure, **st})
 
 
+def diag(sec: Section) -> None:
+    from tools import diag_campaign as dc
+
+    r = sec.measure("fault campaign: every fault kind, 3 seeded random positions each, `diag` on the module "
+                    "(fast lane); exact = right cause and component first",
+                    lambda: dc.campaign(3, 50, 3), lambda r: f"{sum(r['exact'].values())}/{sum(r['total'].values())} exact")
+    st = {k: sec.rows[-1][k] for k in ("date", "load")}  # one run measured all of these
+    for cause in sorted(r["matrix"]):  # type: ignore[index]
+        row = r["matrix"][cause]  # type: ignore[index]
+        got = ", ".join(f"{k} ×{n}" for k, n in sorted(row.items()))
+        sec.rows.append({"what": f"injected `{cause}` → first failing finding", "figure":
+                         f"{got} ({r['exact'][cause]}/{r['total'][cause]} exact)", **st})  # type: ignore[index]
+    sec.rows.append({"what": "healthy seeded modules (50) failed / with a minor finding",
+                     "figure": f"{r['healthy_fail']} / {r['healthy_minor']}", **st})  # type: ignore[index]
+    for what, key in (("healthy", "healthy_s"), ("faulty", "faulty_s")):
+        ts = r[key]  # type: ignore[index]
+        sec.rows.append({"what": f"board time of a {what} 24-chip module's diag (median / max)",
+                         "figure": f"{statistics.median(ts):.1f} / {max(ts):.1f} s board", **st})
+    for miss in r["misses"]:  # type: ignore[index]
+        sec.rows.append({"what": "miss", "figure": miss, **st})
+    sec.measure("`--passes 2` on a healthy module (median of 4)",
+                lambda: [dc.run_diag(_booted(dc, s), s % 4, 2)["board_s"] for s in range(4)],
+                lambda ts: f"{statistics.median(ts):.1f} s board (max {max(ts):.1f})")
+
+
+def _booted(dc, seed: int):
+    fb = dc.FastBoard(dc.BOARD, seed=90_000 + seed)
+    fb.run_for(3000)
+    return fb
+
+
 SECTIONS: dict[str, tuple[str, str, Callable[[Section], None]]] = {
     "virtual": ("Virtual board", "`tools/bench_virtual.py`: wall time of `hbctl sim` to its first line, heap, "
                 "compiled size. Wall figures depend on the host's load; board-time figures do not.", virtual),
@@ -161,6 +192,9 @@ SECTIONS: dict[str, tuple[str, str, Callable[[Section], None]]] = {
     "safety": ("Power and thermal", "`tools/bench_safety.py`, fast lane, board time.", safety),
     "hotswap": ("Hot-swap", "`tools/bench_hotswap.py`: fast lane board time, and the real MicroPython unix "
                 "port at ×5 polled over the link.", hotswap),
+    "diag": ("Diagnostics (issue 14)", "`tools/diag_campaign.py`: faults injected at seeded random modules and "
+             "positions, `diag` run by the firmware on the fast lane (CPython, simulated time); board time. "
+             "Cooling faults run 300 board s first (a sink shows its resistance only at steady state).", diag),
     "deploy": ("Deploy", "`tools/bench_deploy.py`: one virtual board at ×1 behind a pty, wall clock; the pty "
                "is not throttled to a UART's baud rate, so these compare the tools, not a real link.", deploy),
 }

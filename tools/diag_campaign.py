@@ -87,26 +87,21 @@ def run_diag(fb: FastBoard, slot: int, passes: int) -> dict:
     raise RuntimeError(f"diag of module {slot} did not finish")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--per-kind", type=int, default=3, help="random positions per fault kind (default 3)")
-    ap.add_argument("--healthy", type=int, default=50, help="healthy modules to diagnose (default 50)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--passes", type=int, default=1)
-    a = ap.parse_args()
+def campaign(per_kind: int, healthy: int, seed: int, passes: int = 1) -> dict:
+    """Run it: the matrix (injected cause -> first failing finding's cause -> count), exact
+    counts per cause, the misses, and the board time of each diag."""
     cfg = boards.load(BOARD)
-    rng = random.Random(a.seed)
+    rng = random.Random(seed)
     matrix: dict[str, Counter] = defaultdict(Counter)
-    exact = Counter()
-    total = Counter()
-    board_s = []
+    exact: Counter = Counter()
+    total: Counter = Counter()
     misses = []
-    t0 = time.monotonic()
-    for n_case, (kind, spec, slot, cause, ref) in enumerate(cases(a.per_kind, rng, cfg)):
-        fb = FastBoard(BOARD, seed=a.seed * 1000 + n_case)
+    faulty_s = []
+    for n_case, (kind, spec, slot, cause, ref) in enumerate(cases(per_kind, rng, cfg)):
+        fb = FastBoard(BOARD, seed=seed * 1000 + n_case)
         fb.sim.inject(spec)
         fb.run_for(300_000 if kind == "cooling" else 3000)
-        doc = run_diag(fb, slot, a.passes)
+        doc = run_diag(fb, slot, passes)
         failing = [f for f in doc["findings"] if f["severity"] in FAILING]
         first = failing[0] if failing else None
         got = first["cause"] if first else "(pass)"
@@ -117,21 +112,35 @@ def main() -> int:
         else:
             misses.append(f"{spec}: expected {cause} at {ref or 'module'}, got {got} at "
                           f"{(first or {}).get('ref') or '-'}")
-        board_s.append(doc["board_s"])
-    healthy_fail = 0
-    healthy_minor = 0
+        faulty_s.append(doc["board_s"])
+    healthy_fail = healthy_minor = 0
     healthy_s = []
-    for h in range(a.healthy):
-        fb = FastBoard(BOARD, seed=50_000 + a.seed * 1000 + h)
+    for h in range(healthy):
+        board_seed = 50_000 + seed * 1000 + h
+        fb = FastBoard(BOARD, seed=board_seed)
         slot = h % len(cfg["slots"])
         fb.run_for(3000)
-        doc = run_diag(fb, slot, a.passes)
+        doc = run_diag(fb, slot, passes)
         healthy_s.append(doc["board_s"])
         if doc["verdict"] != "pass":
             healthy_fail += 1
-            misses.append(f"healthy seed {50_000 + a.seed * 1000 + h} module {slot}: "
+            misses.append(f"healthy seed {board_seed} module {slot}: "
                           + "; ".join(f"{f['cause']} at {f['ref']}" for f in doc["findings"]))
         healthy_minor += any(f["severity"] == "minor" for f in doc["findings"])
+    return {"matrix": matrix, "exact": exact, "total": total, "misses": misses, "faulty_s": faulty_s,
+            "healthy": healthy, "healthy_fail": healthy_fail, "healthy_minor": healthy_minor, "healthy_s": healthy_s}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--per-kind", type=int, default=3, help="random positions per fault kind (default 3)")
+    ap.add_argument("--healthy", type=int, default=50, help="healthy modules to diagnose (default 50)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--passes", type=int, default=1)
+    a = ap.parse_args()
+    t0 = time.monotonic()
+    r = campaign(a.per_kind, a.healthy, a.seed, a.passes)
+    matrix, exact, total = r["matrix"], r["exact"], r["total"]
     causes = sorted(matrix)
     cols = sorted({c for row in matrix.values() for c in row})
     print(f"diag campaign: seed {a.seed}, {a.per_kind} positions per kind, passes {a.passes}, "
@@ -143,18 +152,14 @@ def main() -> int:
         print(f"| {c} | " + " | ".join(str(matrix[c][k] or "") for k in cols)
               + f" | {exact[c]}/{total[c]} |")
     print()
-    n_all = sum(total.values())
-    print(f"exact cause and component: {sum(exact.values())}/{n_all}")
-    print(f"healthy modules: {a.healthy}, failed {healthy_fail}, with a minor finding {healthy_minor}")
-    if healthy_s:
-        print(f"board time of a healthy module's diag: median {statistics.median(healthy_s):.1f} s, "
-              f"max {max(healthy_s):.1f} s")
-    if board_s:
-        print(f"board time of a faulty module's diag: median {statistics.median(board_s):.1f} s, "
-              f"max {max(board_s):.1f} s")
-    for m in misses:
+    print(f"exact cause and component: {sum(exact.values())}/{sum(total.values())}")
+    print(f"healthy modules: {r['healthy']}, failed {r['healthy_fail']}, with a minor finding {r['healthy_minor']}")
+    for what, ts in (("a healthy", r["healthy_s"]), ("a faulty", r["faulty_s"])):
+        if ts:
+            print(f"board time of {what} module's diag: median {statistics.median(ts):.1f} s, max {max(ts):.1f} s")
+    for m in r["misses"]:
         print("MISS", m)
-    return 0 if not misses else 1
+    return 0 if not r["misses"] else 1
 
 
 if __name__ == "__main__":
