@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import browser
 import pytest
 
 from hashboard.diagcodes import CATALOGUE, FAILING
@@ -117,12 +118,13 @@ def test_every_catalogue_code_survives_the_repair_logs_one_byte():
     assert len({c[0] for c in CATALOGUE.values()}) == len(CATALOGUE)  # codes are unique
 
 
-def test_hbctl_diag_on_the_real_interpreter(sim_only):
+def test_hbctl_diag_on_the_real_interpreter(sim_only, tmp_path):
+    report = tmp_path / "diag.html"
     with VirtualBoard(speed=5, faults=["chip:1.13:flaky"]) as vb:
         assert vb.wait_ready(60)
         vb.wait_board(3)
-        r = subprocess.run([str(BIN / "hbctl"), "--port", vb.port, "diag", "--module", "1", "--json"],
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run([str(BIN / "hbctl"), "--port", vb.port, "diag", "--module", "1", "--json",
+                            "--report", str(report)], capture_output=True, text=True, timeout=600)
         assert r.returncode == 1, r.stderr  # the module failed
         doc = json.loads(r.stdout)
         assert doc["board"] == "modular-4x" and doc["passes"] == 1
@@ -138,6 +140,11 @@ def test_hbctl_diag_on_the_real_interpreter(sim_only):
         r = subprocess.run([str(BIN / "hbctl"), "--port", vb.port, "repairs", "1"], capture_output=True,
                            text=True, timeout=60)
         assert "diag failed: 1003 crc_errors chip 13" in r.stdout, r.stdout
+    # the report of that run, in a real headless browser: the injected fault's chip is the part
+    # marked, the history holds the run's verdict, the console is clean
+    dom, console = browser.render(report)
+    assert browser.failing_refs(dom) == ["U14"], browser.failing_refs(dom)
+    assert console == [] and 'data-verdict="fail"' in dom and "diag failed: 1003 crc_errors" in dom
 
 
 def test_the_catalogue_page_lists_every_code_with_its_cause():

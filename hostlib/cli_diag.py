@@ -1,7 +1,7 @@
 """hbctl diag: the board's staged module test (docs/diagnostics.md), run by the firmware while
 the other modules keep hashing; the host starts it, follows it and prints the verdict.
 
-    hbctl --port P diag [--module M] [--passes N] [--wait S] [--json]
+    hbctl --port P diag [--module M] [--passes N] [--wait S] [--json] [--report FILE.html]
 
 Exit 0 when every tested module passes, 1 when one fails (or the wait ran out), 2 for a
 refused value. Each run appends its verdict to the module's repair log (hbctl repairs M)."""
@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import time
+from pathlib import Path
 
 from hashboard import refs
 
-from . import boards, checks
+from . import boards, checks, diag_report
 from .cli_base import UsageError, add_json, integer, link, non_negative, print_json
-from .cli_modules import EPOCH
+from .cli_modules import EPOCH, repair_rows
+from .errors import HbError
 
 POLL_S = 0.5
 
@@ -29,6 +32,8 @@ def add_parser(sub) -> None:
     d.add_argument("--passes", type=integer, default=1, metavar="N", help="run the plan N times, 1..3 (default 1)")
     d.add_argument("--wait", type=non_negative, default=900.0, metavar="S",
                    help="seconds to wait for the result (default 900; modules are tested one at a time)")
+    d.add_argument("--report", metavar="FILE", help="also write a self-contained HTML report (board map, findings, "
+                   "stages, repair history) to FILE, pass or fail")
     add_json(d, "the diagnostics document (interfaces.md, Diagnostics)")
     d.set_defaults(func=cmd_diag)
 
@@ -54,6 +59,7 @@ def cmd_diag(args) -> int:
                 print(f"\rdiag: {stages} stages done", end="", file=sys.stderr, flush=True)
             time.sleep(POLL_S)
         board = ln.request("info", {}).get("board")
+        history = _histories(ln, mods) if args.report else {}
     cfg = boards.load(board) if board in boards.names() else None
     for m in mods:  # each chip's designator, domain and place on the PCB (the board definition's)
         n = m.pop("chips_total", 0)  # a run that never started (not_run, queued) has no chips
@@ -62,6 +68,8 @@ def cmd_diag(args) -> int:
     if not args.json and sys.stderr.isatty():
         print(file=sys.stderr)
     out = {"board": board, "passes": args.passes, "modules": mods}
+    if args.report:
+        _write_report(args.report, out, cfg, history)
     failed = any(m["verdict"] != "pass" for m in mods)
     if args.json:
         print_json(out)
@@ -74,6 +82,28 @@ def cmd_diag(args) -> int:
     if any(m["verdict"] in ("running", "queued") for m in mods):
         print(f"hbctl: error: diag not finished within {args.wait:g} s (still running on the board)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _histories(ln, mods: list[dict]) -> dict[int, list[dict] | None]:
+    """Each module's repair log as `hbctl repairs` shows it (None: it has none to read)."""
+    out: dict[int, list[dict] | None] = {}
+    for m in mods:
+        try:
+            out[m["module"]] = repair_rows(ln.request("repair_log", {"module": m["module"]}))
+        except HbError:
+            out[m["module"]] = None
+    return out
+
+
+def _write_report(path: str, doc: dict, cfg: dict | None, history: dict) -> None:
+    """Written whole or not at all (a temporary file, then renamed over the target)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(diag_report.render(doc, cfg, history), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as e:
+        raise HbError(f"--report {path}: cannot write it ({e.strerror or e})") from None
 
 
 def _chip(cfg: dict | None, i: int, ok: bool, grade: float | None) -> dict:

@@ -46,6 +46,12 @@ def _action(code: int) -> str:
     return _CODE_NAMES.get(code, f"code{code}")
 
 
+def repair_rows(log: dict) -> list[dict]:
+    """The board's `repair_log` answer as rows: sequence, ISO date, action in words, chip."""
+    return [{"seq": e["seq"], "date": (EPOCH + datetime.timedelta(days=e["days"])).isoformat(),
+             "action": _action(e["code"]), "chip": None if e["arg"] == 255 else e["arg"]} for e in log["entries"]]
+
+
 def cmd_repairs(args) -> int:
     if args.add is None and (args.chip is not None or args.date is not None):
         raise UsageError("--chip and --date describe a repair to record: use them with --add ACTION")
@@ -61,9 +67,7 @@ def cmd_repairs(args) -> int:
                           "arg": 255 if args.chip is None else lim.chip(args.chip)}
         checks.present(ln, args.module)
         log = ln.request("repair_log", req)
-    rows = [{"seq": e["seq"], "date": (EPOCH + datetime.timedelta(days=e["days"])).isoformat(),
-             "action": _action(e["code"]),
-             "chip": None if e["arg"] == 255 else e["arg"]} for e in log["entries"]]
+    rows = repair_rows(log)
     lines = [f"#{r['seq']:<4} {r['date']}  {r['action']}" + ("" if r["chip"] is None else f" chip {r['chip']}")
              for r in rows]
     return show(args, rows, lines or f"module {args.module}: repair log is empty")
