@@ -211,3 +211,32 @@ def test_a_sink_that_cools_badly_is_named_against_its_neighbours():
     assert docs[1]["verdict"] == "fail" and first["cause"] == "cooling" and first["code"] == 4001, docs[1]
     cool = [s for s in docs[2]["stages"] if s["name"] == "cooling"][0]
     assert docs[2]["verdict"] == "pass" and cool["result"] == "pass", docs[2]
+
+
+def test_the_grade_climb_stops_short_of_the_regulators_current_trip():
+    """Every chip climbing to the board's maximum at stock voltage draws more current than the
+    module's tuned point: the grade stops at 85 % of the regulator's over-current trip, so it
+    can never latch a module off for over-current (a regulator rated 80 A here)."""
+    fb = FastBoard("modular-4x", seed=5)
+    m = fb.app.modules[0]
+    m.vrm.iout_max = 80.0
+    fb.run_for(3000)
+    peak = [0.0]
+    step = fb.app.control_step
+
+    def watched(*a, **k):
+        r = step(*a, **k)
+        peak[0] = max(peak[0], m.iout)
+        return r
+
+    fb.app.control_step = watched
+    assert json.loads(fb.request("diag", module=0, days=2500)[4:])["ok"]
+    for _ in range(120):
+        fb.run_for(1000)
+        d = json.loads(fb.request("diag_status", module=0)[4:])["data"]
+        if not d["running"]:
+            break
+    grade = [s for s in d["modules"][0]["stages"] if s["name"] == "grade"][0]
+    assert "current cap" in grade["evidence"], grade
+    assert peak[0] <= 0.95 * 80.0, peak  # under the regulator's warning, far from its trip
+    assert m.state == "hashing"

@@ -17,6 +17,9 @@ from .compat import ticks_diff
 _SWEEPS = 2  # telemetry sweeps (1 s each) per step
 _LIMIT = 0.01  # the grade's error limit
 _MIN_ERRS = 3  # fewer errors than this never fail a step (one or two are noise at any rate)
+# no climbing past this share of the regulator's over-current trip (the tuner's own ceiling is
+# 0.9; the warning sits at 0.95): a grade must not latch a hot module off for over-current
+_CURRENT_SHARE = 0.85
 
 
 def grade(run):
@@ -45,8 +48,8 @@ def grade(run):
     while c._sweeps == seen and ticks_diff(run.now, t) < 3000:
         yield None  # a step is set just after a sweep: the next one counts it (ramp: 50 ms)
     while f <= lim["max"] + 0.01:
-        if m.freq_cap() < f - 0.01:
-            capped = True  # the thermal or power cap holds the module here: grade "at least"
+        if m.freq_cap() < f - 0.01 or m.iout > _CURRENT_SHARE * m.vrm.iout_max:
+            capped = True  # a thermal, power or current cap holds the module here: grade "at least"
             break
         for i in range(n):
             tot[i] = err[i] = 0.0
@@ -79,9 +82,9 @@ def grade(run):
     run.grades = held
     got = sorted([held[i] for i in range(n) if c.enabled[i] and held[i] > 0])
     if not got:
-        yield "skip", "no chip graded: %s" % ("the module's thermal or power cap holds it below stock" if capped
+        yield "skip", "no chip graded: %s" % ("the module's thermal, power or current cap holds it below stock" if capped
                                              else "none held the stock frequency")
         return
     med = got[len(got) // 2]
-    note = " (held by the module's thermal or power cap)" if capped else ""
+    note = " (held by the module's thermal, power or current cap)" if capped else ""
     yield "pass", "median grade %.1f MHz, lowest %.1f%s" % (med, got[0], note)
