@@ -3,10 +3,11 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, tuneops
+from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, healthops, provision, tuneops
 from .diagops import Diagnostics
 from .compat import ticks_add, ticks_diff
 from .events import Events
+from .healthlog import HealthLog
 from .expander import TCA9535
 from .module import EMPTY, OFF, RUNNING, Module
 from .power import PowerManager
@@ -94,6 +95,8 @@ class App:
         self.heap_total = 0
         self.boot = boot
         self.trial = TrialGuard(boot, t.get("trial_window_ms", 60000), now)
+        self.healthlog = HealthLog(self)  # after boot_ms: its operating seconds count from it
+        healthops.install(self.protocol, self)
 
     def start(self):
         now = self.clock.ticks_ms()
@@ -324,6 +327,7 @@ class App:
             self._next_tele = ticks_add(now, self.tele_period)
             for m in self.modules:
                 m.telemetry(now)
+            self.healthlog.step(now)
             self.tuning.step(now, RUNNING)
             self._sample_heap()
             if self.ctl is not None:

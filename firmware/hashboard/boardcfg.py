@@ -77,6 +77,10 @@ def validate(cfg):
         raise BoardError("limits.heartbeat_policy: must be hold, curtail or off")
     _get(cfg, "timing.control_period_ms", "int", 10)
     _get(cfg, "timing.telemetry_period_ms", "int", 100)
+    if "health_period_s" in cfg["timing"]:  # the health history's record period and ring size
+        _get(cfg, "timing.health_period_s", "int", 5, 86400)
+    if "health_slots" in cfg["timing"]:
+        _get(cfg, "timing.health_slots", "int", 8, 1024)
     n_bus = len(cfg["i2c"])
     for i, slot in enumerate(_get(cfg, "slots", "list")):
         p = "slots.%d" % i

@@ -94,6 +94,8 @@ class Diagnostics:
         if r.aborted:
             r.logged = False  # it tested nothing to the end: no verdict for the log
             return
+        if r.grades is not None and m.state != "empty":
+            self.app.healthlog.note_grades(m, r.grades, self.app.clock.ticks_ms())
         if r.days is None or m.store.addr is None or m.state == "empty":
             return
         f = r.root()

@@ -76,6 +76,32 @@ class FileStore:
     def write(self, name, doc):
         save(doc, name + ".json", name + ".tmp")
 
+    def blob_read(self, name, off, buf):
+        """Fill buf from a fixed-slot binary file at off; the bytes read (0 past its end)."""
+        try:
+            with open(name + ".bin", "rb") as f:
+                f.seek(off)
+                return f.readinto(buf) or 0
+        except OSError:
+            return 0
+
+    def blob_write(self, name, off, data):
+        """One slot of a fixed-slot binary file, written in place. littlefs commits a file at
+        close (a cut leaves the old slot or the new one); the slot's own CRC covers the rest."""
+        path = name + ".bin"
+        try:
+            f = open(path, "r+b")
+        except OSError:
+            f = open(path, "wb")
+        try:
+            end = f.seek(0, 2)
+            if end < off:
+                f.write(bytes(off - end))  # first pass of the ring: the file grows slot by slot
+            f.seek(off)
+            f.write(data)
+        finally:
+            f.close()
+
 
 class MemoryStore:
     """Settings kept in RAM (fast lane, tests): same interface, nothing persists."""
@@ -95,3 +121,17 @@ class MemoryStore:
 
     def write(self, name, doc):
         self.docs[name] = json.dumps(doc)
+
+    def blob_read(self, name, off, buf):
+        b = self.docs.get(name + ".bin", b"")
+        n = max(0, min(len(buf), len(b) - off))
+        buf[:n] = b[off:off + n]
+        return n
+
+    def blob_write(self, name, off, data):
+        b = self.docs.get(name + ".bin")
+        if b is None:
+            b = self.docs[name + ".bin"] = bytearray()
+        if len(b) < off + len(data):
+            b.extend(bytes(off + len(data) - len(b)))
+        b[off:off + len(data)] = data
