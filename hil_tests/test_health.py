@@ -63,6 +63,7 @@ def test_the_ring_stays_bounded_and_goes_on_after_a_reboot(tmp_path):
     fb = FastBoard(board_file(tmp_path, 5, slots=8))
     fb.run_for(60_000)
     size = fb.app.healthlog.size
+    assert size == healthrec.size(24)
     ring = fb.store.docs["health.bin"]
     assert len(ring) == 8 * size  # 4 modules x ~10 periods went round a ring of 8 slots
     before, facts, torn = health.records(requester(fb))

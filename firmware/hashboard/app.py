@@ -3,7 +3,7 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, healthops, provision, tuneops
+from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, tuneops
 from .diagops import Diagnostics
 from .compat import ticks_add, ticks_diff
 from .events import Events
@@ -11,7 +11,7 @@ from .healthlog import HealthLog
 from .expander import TCA9535
 from .module import EMPTY, OFF, RUNNING, Module
 from .power import PowerManager
-from .protocol import Protocol
+from .protocol import Protocol, ProtocolError
 from .settings import MemoryStore
 from .trial import TrialGuard
 from .tuning import Tuning
@@ -96,7 +96,14 @@ class App:
         self.boot = boot
         self.trial = TrialGuard(boot, t.get("trial_window_ms", 60000), now)
         self.healthlog = HealthLog(self)  # after boot_ms: its operating seconds count from it
-        healthops.install(self.protocol, self)
+        self.protocol.ops["health"] = self._op_health
+
+    def _op_health(self, args):
+        """The health history's records, a page a request (healthwrite.op_health)."""
+        r = self.healthlog.run(lambda w: w.op_health(self.healthlog, self, args))
+        if r is None:
+            raise ProtocolError("busy", "no room to read the health history now (a diag run holds the heap): ask again")
+        return r
 
     def start(self):
         now = self.clock.ticks_ms()

@@ -60,6 +60,10 @@ class Chain:
         self._t_err = array("i", [0] * n)  # a lost reply must not fold two periods into one
         self._dt_tot = array("i", [0] * n)
         self._dt_err = array("i", [0] * n)
+        self.acc_tot = array("i", [0] * n)  # counts summed for the health history (healthlog),
+        self.acc_err = array("i", [0] * n)  # from sweeps that read both counters; zeroed by it
+        self.acc_ran = array("H", [0] * n)
+        self.moved = bytearray(n)  # its frequency was written since the health log last looked
         self.health = ChainHealth(n)
         self.work = PatternWork(self)
         self._primed = False
@@ -306,11 +310,13 @@ class Chain:
             for i in range(self.expected):
                 if self.enabled[i]:
                     self.freq[i] = s[4]
+                    self.moved[i] = 1
         else:
             a = chip_index * self.interval
             self._write(a, self.chip.REG_PLL0, value, False)
             self._write(a, self.chip.REG_HCN, self.chip.hash_counting_number(s[4], self.expected), False)
             self.freq[chip_index] = s[4]
+            self.moved[chip_index] = 1
         return s[4]
 
     def set_targets(self, mhz, chip_index=-1):
@@ -390,6 +396,9 @@ class Chain:
             if not self.enabled[i] or self.answered[i] < _SWEEP_READS or not primed:
                 continue
             tot = self._dtot[i]
+            self.acc_tot[i] += tot
+            self.acc_err[i] += self._derr[i]
+            self.acc_ran[i] += 1
             dtt = self._dt_tot[i]
             dte = self._dt_err[i]
             if tot <= 0 or dtt <= 0 or dte <= 0:

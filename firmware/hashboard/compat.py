@@ -18,3 +18,15 @@ except ImportError:  # CPython: same wrap-around arithmetic as the MicroPython p
 
     def ticks_diff(a, b):  # type: ignore[no-redef,misc]
         return ((a - b + _HALF) % _PERIOD) - _HALF
+
+
+def unload(name):
+    """Drop hashboard.<name> from memory (sys.modules and the package's attribute): code used
+    seldom (a test plan stage, the health history's writer) is loaded for its moment only."""
+    import sys
+
+    import hashboard
+
+    sys.modules.pop("hashboard." + name, None)
+    if hasattr(hashboard, name):
+        delattr(hashboard, name)

@@ -9,7 +9,7 @@ import gc
 from array import array
 
 from . import identity, refs
-from .compat import ticks_diff
+from .compat import ticks_diff, unload
 from .diagcodes import FAILING, finding
 
 # (stage, module holding it): each stage module is imported when its first stage starts, so
@@ -41,13 +41,7 @@ def _stages(where):
 
 
 def _unload(where):
-    import sys
-
-    import hashboard
-
-    sys.modules.pop("hashboard." + where, None)
-    if hasattr(hashboard, where):
-        delattr(hashboard, where)
+    unload(where)
     _loaded[0] = None
 
 

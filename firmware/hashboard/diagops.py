@@ -27,6 +27,19 @@ def finding_code(log):
     return ((log >> 4 & 0x07) + 1) * 1000 + (log & 0x0F) + 1
 
 
+class _Result:
+    """A finished run: its document."""
+
+    done = True
+
+    def __init__(self, doc):
+        self.d = doc
+        self.logged = doc["logged"]
+
+    def doc(self):
+        return self.d
+
+
 class Diagnostics:
     """Runs one module's test at a time (the others queue): a small heap holds one test plan,
     and a module under test draws more power than usual while its neighbours keep hashing."""
@@ -79,6 +92,7 @@ class Diagnostics:
         m = r.m
         if m.generation != r.gen or m.state == "empty":
             r.abort("module removed during the test")
+            self._keep(r)
             return
         try:
             done = r.step(now)
@@ -87,6 +101,16 @@ class Diagnostics:
             done = True
         if done:
             self._log(r)
+            self._keep(r)
+
+    def _keep(self, r):
+        """A finished run is kept as its document only (its run object, stages and arrays go).
+        The test plan's code stays loaded: compiled again into a heap the first run left
+        fragmented, it did not fit (measured: the second of four modules was refused)."""
+        d = r.doc()
+        d["logged"] = r.logged
+        self.runs[r.m.slot] = _Result(d)
+        gc.collect()
 
     def _log(self, r):
         """The verdict into the module's repair log: pass, or the root cause's code and chip."""
