@@ -23,10 +23,10 @@ from hostlib.sim.fastlane import FastBoard
 BIN = Path(sys.executable).parent
 
 
-def board_file(tmp_path: Path, period_s: int, slots: int = 192) -> str:
-    cfg = json.loads(boards.path_of("modular-4x").read_text())
+def board_file(tmp_path: Path, period_s: int, slots: int = 192, board: str = "modular-4x") -> str:
+    cfg = json.loads(boards.path_of(board).read_text())
     cfg["timing"].update({"health_period_s": period_s, "health_slots": slots})
-    p = tmp_path / "modular-4x.json"
+    p = tmp_path / f"{board}.json"
     p.write_text(json.dumps(cfg))
     return str(p)
 
@@ -76,6 +76,14 @@ def test_the_ring_stays_bounded_and_goes_on_after_a_reboot(tmp_path):
     assert min(r["seq"] for r in after) > newest - 8 and max(r["seq"] for r in after) > newest
     assert max(r["t_s"] for r in after) > max(r["t_s"] for r in before)
     assert facts["op_s"] >= max(r["t_s"] for r in after)
+
+
+def test_a_board_whose_module_has_no_serial_keeps_a_history_too(tmp_path):
+    fb = FastBoard(board_file(tmp_path, 5, board="bitaxe-gamma"))
+    fb.run_for(30_000)
+    doc = health.judge(requester(fb))
+    assert [(c["module"], c["index"], c["flag"]) for c in doc["chips"]] == [(0, 0, "ok")], doc
+    assert doc["modules"][0]["records"] >= 3, doc["modules"]
 
 
 def test_bad_paging_args_are_refused_with_their_name():

@@ -8,7 +8,7 @@
 import gc
 from array import array
 
-from .compat import ticks_diff, unload
+from .compat import ticks_add, ticks_diff, unload
 from .slotfsm import RUNNING
 
 NAME = "health"  # health.bin next to the settings
@@ -31,6 +31,7 @@ class HealthLog:
         self.sums = array("f", [0.0] * (3 * k))  # power W, hottest sensor C, hottest - coolest C
         self.write_errors = 0
         self.seq = self.slot = self.t_base = 0
+        self._retry = app.boot_ms
         self.scanned = False  # the ring is scanned when first needed (healthwrite), not at boot
 
     def run(self, job):
@@ -56,7 +57,7 @@ class HealthLog:
         """After every telemetry sweep: count, and close the periods that are due."""
         for m in self.app.modules:
             s = m.slot
-            if m.state not in RUNNING or m.curtail_off or m.under_test or m.serial is None:
+            if m.state not in RUNNING or m.curtail_off or m.under_test:
                 self.t0[s] = None  # a period with a stop, a test or a swap in it says nothing
                 continue
             if self.t0[s] is None or self.gen[s] != m.generation:
@@ -77,10 +78,12 @@ class HealthLog:
             if abs(m.vrm.vout_set - self.v0[s]) > 0.005:
                 self.vmoved[s] = 1
             self.sweeps[s] += 1
-            if ticks_diff(now, self.t0[s]) >= self.period_ms:
-                # a period that cannot be written now (no room) runs on and is written later
+            if ticks_diff(now, self.t0[s]) >= self.period_ms and ticks_diff(now, self._retry) >= 0:
+                # a period that cannot be written now (no room) runs on and is tried a minute later
                 if self.run(lambda w: w.write_period(self, m, now)) is not None:
                     self._start(m, now)
+                else:
+                    self._retry = ticks_add(now, 60000)
 
     def _start(self, m, now):
         c = m.chain

@@ -206,8 +206,8 @@ def assess(records, modules, tag_of):
     growth = {}
     hist = {}  # type: dict
     for m in modules:
-        if m["serial"] is None:
-            continue
+        if not m.get("present", True):
+            continue  # an empty slot: the records of whatever left it are not judged
         tag = tag_of(m["serial"])
         mine = [r for r in by_mod.get(m["module"], []) if r["tag"] == tag and len(r["chips"]) == m["nchips"]]
         hist[m["module"]] = mine

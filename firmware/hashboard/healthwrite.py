@@ -108,5 +108,6 @@ def op_health(log, app, args):
             nxt = k
     return {"records": out, "next": nxt, "slots": log.slots, "period_s": log.period_ms // 1000,
             "op_s": log.op_seconds(app.clock.ticks_ms()), "write_errors": log.write_errors,
-            "modules": [{"module": m.slot, "serial": m.serial, "nchips": m.chain.expected}
+            "modules": [{"module": m.slot, "serial": m.serial, "nchips": m.chain.expected,
+                         "present": m.state != "empty"}
                         for m in app.modules]}
