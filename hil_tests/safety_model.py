@@ -175,7 +175,7 @@ class Oracle:
             assert self.kind[s] == GOOD, f"slot {s}: powered a module that is {self.kind[s]}"
             v = hw.vrm._v(0x21)
             if v > self.allowed_v[s] + 0.026:
-                tu = fb.app.tuning.tuners[s]
+                tu = fb.app.tuning.tuner(s)
                 raise Violation(
                     f"slot {s}: {v:.3f} V on a module allowed {self.allowed_v[s]:.3f} V ({self.serial[s]}); "
                     f"writes {list(hw.vrm.vout_writes)}, fw vout_user {fw.vout_user} ident "

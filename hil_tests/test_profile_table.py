@@ -174,7 +174,7 @@ def test_a_goals_entry_is_rewritten_at_most_hourly_even_when_goals_alternate():
     fb = FastBoard("modular-4x")
     fb.run_for(3000)
     tun, m = fb.app.tuning, fb.app.modules[0]
-    tu = tun.tuners[0]
+    tu = tun.tuner(0)
     saves = []
 
     def save_profile(goal=None):  # records what the tuner asks for instead of writing

@@ -1,6 +1,6 @@
 """The board's health history read back and judged on the host (docs/diagnostics.md, "Health
 history"): `records(request)` pages through the board's ring with the `health` op, `judge()`
-runs the firmware's own trend policy (hashboard.healthtrend) on them. `request` is any callable
+runs the trend policy (healthtrend, pure) on them. `request` is any callable
 (op, args) -> data: a Link's, a FastBoard's, a gateway's."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from __future__ import annotations
 import binascii
 from typing import Callable
 
-from hashboard import healthrec, healthtrend
+from hashboard import healthrec
+
+from . import healthtrend
 
 Request = Callable[[str, dict], dict]
 

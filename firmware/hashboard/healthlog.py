@@ -4,7 +4,7 @@
 # in a bounded ring of fixed slots on the flash. This module is what stays in memory; the chain
 # sums each chip's counters for it (Chain.acc_tot/acc_err/acc_ran, moved). The writer, the ring scan and the op (healthwrite, with the record codec
 # healthrec) are loaded for their moment and dropped after: the heap is the board's scarcest part.
-# The trend judgement (healthtrend) runs on the host, which reads the records back (op health).
+# The trend judgement (hostlib.healthtrend) runs on the host, which reads the records back (op health).
 import gc
 from array import array
 

@@ -11,7 +11,7 @@
 from .chipedge import ChipEdges
 from .compat import const, ticks_diff
 from .heatfit import HeatFit
-from .vsearch import EFFICIENCY, HASHRATE, MODES, POWER, TOL, VoltageSearch
+from .vsearch import EFFICIENCY, HASHRATE, MODE_IDS, MODES, POWER, TOL, VoltageSearch
 
 OFF = const(0)
 _OVER_MS = const(2000)  # over the power ceiling this long: act (a ramp step may overshoot briefly)
@@ -241,5 +241,3 @@ class ModuleTuner:
                 "ceiling_w": self.ceiling_w, "converged_ms": self.converged_ms,
                 "parked": self.edges.parked(), "probes_left": not self.search.done}
 
-
-MODE_IDS = {"power": POWER, "hashrate": HASHRATE, "efficiency": EFFICIENCY}

@@ -5,10 +5,10 @@
 # targets are applied through Module.set_freq / set_vout: the board's limits, the thermal
 # policy's throttle and curtailment act after the tuner and win over it.
 from . import argcheck
-from .chipedge import PARKED, STATES
-from .compat import ticks_diff
-from .tuner import MODE_IDS, OFF, ModuleTuner
-from .vsearch import MODES, TOL
+from .compat import const, ticks_diff
+from .vsearch import MODE_IDS, MODES, TOL
+
+OFF = const(0)  # tuner.OFF: no goal
 
 CURRENT_SHARE = 0.9  # of the regulator's over-current trip a tuned module may draw: a trip is a
 # fault threshold, not an operating point (current sense noise would trip a module parked on it)
@@ -22,11 +22,11 @@ class Tuning:
         lim = b["limits"]
         cool = b["module"].get("cooling", {})
         n = b["module"]["chips"]
-        self.tuners = [
-            ModuleTuner(n, b["module"].get("domains", 1), lim["freq_mhz"], lim["vout"], lim["thermal"]["hot_c"],
-                        chip.EDGE_V0, cool.get("c_th_j_per_k", 550.0), cool.get("r_th_k_per_w"))
-            for _ in app.modules
-        ]
+        # the tuners (and their ~15 KB of code) are made when a module first gets a goal: a
+        # board that is never tuned keeps that heap for its diagnostics and health history
+        self._args = (n, b["module"].get("domains", 1), lim["freq_mhz"], lim["vout"], lim["thermal"]["hot_c"],
+                      chip.EDGE_V0, cool.get("c_th_j_per_k", 550.0), cool.get("r_th_k_per_w"))
+        self.tuners = [None] * len(app.modules)  # type: list
         self.mode = OFF
         self.goal = 0.0  # board-wide: W, TH/s or a TH/s floor
         self.own = [None] * len(app.modules)  # type: list  # per-module (mode, goal) overriding the board's
@@ -39,6 +39,15 @@ class Tuning:
         self._fresh = bytearray([1] * len(app.modules))  # seated since its tuner last started
         for i, m in enumerate(app.modules):
             m.goal_hint = self._hint(i)  # an inserted module starts from its profile for this goal
+
+    def tuner(self, i):
+        """Module i's tuner, made (and the tuner's code loaded) when first needed."""
+        tu = self.tuners[i]
+        if tu is None:
+            from .tuner import ModuleTuner
+
+            tu = self.tuners[i] = ModuleTuner(*self._args)
+        return tu
 
     def _hint(self, i):
         return lambda: self.goal_hint(i)
@@ -144,21 +153,23 @@ class Tuning:
                 self._gen[i] = m.generation
                 self._t_saved[i] = {}  # a new module: its first convergence of each goal is saved
                 self._fresh[i] = 1
-                tu.forget_heat()  # another module's heat sink (a swap, however fast)
-                if tu.mode != OFF:  # nor its voltage ceiling and search position
-                    tu.stop()
-                    self._applied[i] = None
+                if tu is not None:
+                    tu.forget_heat()  # another module's heat sink (a swap, however fast)
+                    if tu.mode != OFF:  # nor its voltage ceiling and search position
+                        tu.stop()
+                        self._applied[i] = None
             if not hashing[i]:
-                if tu.mode != OFF:
+                if tu is not None and tu.mode != OFF:
                     tu.stop()
                     self._applied[i] = None
                 continue
             want = self._goal_for(i, hashing)
             if want[0] == OFF:
-                if tu.mode != OFF:
+                if tu is not None and tu.mode != OFF:
                     tu.stop()
                     self._applied[i] = None
                 continue
+            tu = self.tuner(i)
             if self._applied[i] is None or self._applied[i] != want:  # new goal, or a new share
                 # a module seated with a stored profile starts at its chips' edges: fine steps
                 # only, so it stays at the profile it brought instead of climbing off it
@@ -234,7 +245,7 @@ class Tuning:
         for i, m in enumerate(self.app.modules):
             if module is not None and i != module:
                 continue
-            tu = self.tuners[i]
+            tu = self.tuner(i)  # asked for: made if it was not yet
             d = tu.doc()
             d["module"] = i
             # the module's own telemetry now, whether a goal runs or not (an empty slot: 0)
@@ -247,6 +258,8 @@ class Tuning:
                 active = True
                 conv = conv and tu.phase == 2
             if chips:
+                from .chipedge import PARKED, STATES
+
                 c = m.chain
                 e = tu.edges
                 d["chips"] = [{"index": k, "freq_mhz": c.target[k], "error_rate": round(c.err_rate[k], 5),

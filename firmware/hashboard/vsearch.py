@@ -14,6 +14,7 @@ POWER = const(1)
 HASHRATE = const(2)
 EFFICIENCY = const(3)
 MODES = ("off", "power", "hashrate", "efficiency")
+MODE_IDS = {"power": POWER, "hashrate": HASHRATE, "efficiency": EFFICIENCY}
 
 RES_V = 0.01  # string volts: ~0.7 % of power per step at 4.4 V
 FIRST_STEP_V = 0.1

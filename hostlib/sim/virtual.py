@@ -27,7 +27,7 @@ from .mcumonitor import McuMonitor
 from .relay import Relay
 from .simboard import SimBoard
 
-FLASH_BYTES = 1024 * 1024
+FLASH_BYTES = 1408 * 1024  # the filesystem of a 2 MB RP2040 board (MicroPython rp2 default layout)
 # 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 320k here holds
 # what needs roughly half of it on an RP2040 (about 190 KB of heap) or an ESP32-S3.
 DEFAULT_HEAP = "320k"
