@@ -87,6 +87,23 @@ def test_a_board_whose_module_has_no_serial_keeps_a_history_too(tmp_path):
     assert doc["modules"][0]["records"] >= 3, doc["modules"]
 
 
+def test_a_record_that_cannot_be_written_never_stops_the_control_loop(tmp_path, monkeypatch):
+    """A failing flash (or a bug in the writer) costs the history a record, counted, and the
+    board hashes on; the regulator's noise around 0 A never breaks the record's packing."""
+    fb = FastBoard(board_file(tmp_path, 5))
+    fb.run_for(3_000)
+
+    def broken(*a):
+        raise RuntimeError("flash controller hung")
+    monkeypatch.setattr(fb.store, "blob_write", broken)
+    fb.run_for(15_000)
+    assert fb.app.healthlog.write_errors >= 4 and fb.app.state == "hashing"
+    b = bytearray(healthrec.size(1))
+    healthrec.pack_header(b, healthrec.PERIOD, 0, 1, 0, 0, 0, 4600, -3, 250, -1, 0, 0)
+    healthrec.seal(b, 1)
+    assert healthrec.decode(b)["power_w"] == 0.0
+
+
 def test_bad_paging_args_are_refused_with_their_name():
     fb = FastBoard()
     for args, word in (({"from": -1}, "from"), ({"from": "x"}, "from"), ({"module": 7}, "module")):

@@ -49,6 +49,15 @@ class HealthLog:
             unload("healthrec")
             gc.collect()
 
+    def _record(self, job):
+        """run() for a record: whatever fails costs the history that record, counted, never
+        the control loop (a hung flash, a writer bug)."""
+        try:
+            return self.run(job)
+        except Exception:
+            self.write_errors += 1
+            return False
+
     def op_seconds(self, now):
         """Operating seconds: the last recorded plus this boot's (a cut loses at most a period)."""
         return self.t_base + ticks_diff(now, self.app.boot_ms) // 1000
@@ -80,7 +89,7 @@ class HealthLog:
             self.sweeps[s] += 1
             if ticks_diff(now, self.t0[s]) >= self.period_ms and ticks_diff(now, self._retry) >= 0:
                 # a period that cannot be written now (no room) runs on and is tried a minute later
-                if self.run(lambda w: w.write_period(self, m, now)) is not None:
+                if self._record(lambda w: w.write_period(self, m, now)) is not None:
                     self._start(m, now)
                 else:
                     self._retry = ticks_add(now, 60000)
@@ -99,4 +108,4 @@ class HealthLog:
 
     def note_grades(self, m, grades, now):
         """A diagnostic run's grades (MHz per chip, 0 = none) as a record of their own."""
-        self.run(lambda w: w.note_grades(self, m, grades, now))
+        self._record(lambda w: w.note_grades(self, m, grades, now))

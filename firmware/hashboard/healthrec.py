@@ -36,8 +36,9 @@ def serial_tag(serial):
 def pack_header(buf, kind, module, nchips, seq, t_s, span_s, vout_mv, power_dw, temp_dc, rise_dc,
                 tag, counts, flags=0):
     struct.pack_into(_HDR, buf, 0, MAGIC, kind | (flags << 4), module, nchips, seq & 0xFFFFFFFF,
-                     t_s & 0xFFFFFFFF, min(span_s, 0xFFFF), vout_mv & 0xFFFF, min(power_dw, 0xFFFF),
-                     temp_dc, rise_dc, tag & 0xFFFF, min(counts, 0xFFFFFFFF))
+                     t_s & 0xFFFFFFFF, max(0, min(span_s, 0xFFFF)), vout_mv & 0xFFFF,
+                     max(0, min(power_dw, 0xFFFF)), max(-32768, min(temp_dc, 32767)),
+                     max(-32768, min(rise_dc, 32767)), tag & 0xFFFF, max(0, min(counts, 0xFFFFFFFF)))
 
 
 def pack_chip(buf, i, freq_dmhz, err_ppm, grade_5mhz, flags):
