@@ -28,11 +28,10 @@ def add_parser(sub) -> None:
 
 def cmd_health(args) -> int:
     with link(args, default=5.0) as ln:
-        module = None
-        if args.module is not None:
-            module = checks.BoardLimits.of(ln).module(args.module)
+        info = ln.request("info", {})  # once: the module's range and the board's name
+        module = checks.BoardLimits(info).module(args.module)
         doc = health.judge(ln.request, module)
-        board = ln.request("info", {}).get("board")
+    board = info.get("board")
     cfg = boards.load(board) if board in boards.names() else None
     for c in doc["chips"]:
         c["ref"] = refs.chip_ref(cfg, c["index"]) if cfg else None

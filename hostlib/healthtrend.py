@@ -145,14 +145,19 @@ def error_trend(periods, i):
     return "ok", None
 
 
-def freq_trend(periods, i):
-    """(flag, evidence) from chip i's frequency against its module's median at one voltage."""
+def freq_medians(periods):
+    """Each record's median frequency of the chips that ran (None when none did)."""
+    return [_median([c["freq_mhz"] for c in r["chips"] if c["ran"]]) for r in periods]
+
+
+def freq_trend(periods, i, medians=None):
+    """(flag, evidence) from chip i's frequency against its module's median at one voltage;
+    `medians` (freq_medians) is computed once for all of a module's chips when given."""
     last = periods[-1]
     rows = []
-    for r in periods:
+    for r, med in zip(periods, medians or freq_medians(periods)):
         if r["vout_moved"] or abs(r["vout"] - last["vout"]) > 0.005 or not r["chips"][i]["ran"]:
             continue
-        med = _median([c["freq_mhz"] for c in r["chips"] if c["ran"]])
         if med:
             rows.append((r["chips"][i]["freq_mhz"] / med, r["chips"][i]["freq_mhz"], med))
     if len(rows) < MIN_POINTS + 1:
@@ -198,46 +203,40 @@ def _worse(a, b):
 
 
 def assess(records, modules, tag_of):
-    """records: decoded health records, any order; modules: [{"module", "serial", "nchips"}] (the
-    board's slots now); tag_of(serial): healthrec.serial_tag. The health document."""
+    """records: decoded health records, any order; modules: [{"module", "serial", "nchips",
+    "present"}] (the board's slots now); tag_of(serial): healthrec.serial_tag. The health
+    document."""
     by_mod = {}  # type: dict
     for r in sorted(records, key=lambda r: r["seq"]):
         by_mod.setdefault(r["module"], []).append(r)
-    growth = {}
-    hist = {}  # type: dict
+    hist = []  # (module, its records, its period records, its diag records)
     for m in modules:
         if not m.get("present", True):
             continue  # an empty slot: the records of whatever left it are not judged
         tag = tag_of(m["serial"])
         mine = [r for r in by_mod.get(m["module"], []) if r["tag"] == tag and len(r["chips"]) == m["nchips"]]
-        hist[m["module"]] = mine
-        g = heat_growth([r for r in mine if r["kind"] == "period"])
+        hist.append((m, mine, [r for r in mine if r["kind"] == "period"], [r for r in mine if r["kind"] == "diag"]))
+    growth = {}
+    for m, _, periods, _ in hist:
+        g = heat_growth(periods)
         if g is not None:
             growth[m["module"]] = g
     chips = []
     mods = []
-    for m in modules:
+    for m, mine, periods, diags in hist:
         slot = m["module"]
-        if slot not in hist:
-            continue
-        mine = hist[slot]
-        periods = [r for r in mine if r["kind"] == "period"]
-        diags = [r for r in mine if r["kind"] == "diag"]
+        medians = freq_medians(periods)
         for i in range(m["nchips"]):
-            flag, evs = "ok", []
-            if periods:
-                for f, ev in (error_trend(periods, i), freq_trend(periods, i), grade_trend(diags, i)):
-                    flag = _worse(flag, f)
-                    if ev:
-                        evs.append(ev)
-            else:
-                f, ev = grade_trend(diags, i)
-                flag = f
-                if ev:
-                    evs.append(ev)
+            found = [error_trend(periods, i), freq_trend(periods, i, medians)] if periods else []
+            found.append(grade_trend(diags, i))
+            flag = "ok"
+            for f, _ in found:
+                flag = _worse(flag, f)
+            evs = [ev for _, ev in found if ev]
             chips.append({"module": slot, "index": i, "flag": flag,
                           "evidence": "; ".join(evs) if evs else "%d records, no trend" % len(periods)})
-        flag, ev = "ok", "%d records over %.1f h" % (len(periods), (periods[-1]["t_s"] - periods[0]["t_s"]) / 3600.0 if periods else 0.0)
+        span = (periods[-1]["t_s"] - periods[0]["t_s"]) / 3600.0 if periods else 0.0
+        flag, ev = "ok", "%d records over %.1f h" % (len(periods), span)
         g = growth.get(slot)
         if g is not None:
             peers = [growth[s][0] for s in growth if s != slot]

@@ -11,9 +11,8 @@
 from .chipedge import ChipEdges
 from .compat import const, ticks_diff
 from .heatfit import HeatFit
-from .vsearch import EFFICIENCY, HASHRATE, MODE_IDS, MODES, POWER, TOL, VoltageSearch
+from .vsearch import EFFICIENCY, HASHRATE, MODES, OFF, POWER, TOL, VoltageSearch
 
-OFF = const(0)
 _OVER_MS = const(2000)  # over the power ceiling this long: act (a ramp step may overshoot briefly)
 _BLOCKED_MS = const(8000)  # denied chips this long at the goal: the voltage is too high
 _RETUNE_MS = const(60000)  # after converging, at most one new search per minute

@@ -5,10 +5,8 @@
 # targets are applied through Module.set_freq / set_vout: the board's limits, the thermal
 # policy's throttle and curtailment act after the tuner and win over it.
 from . import argcheck
-from .compat import const, ticks_diff
-from .vsearch import MODE_IDS, MODES, TOL
-
-OFF = const(0)  # tuner.OFF: no goal
+from .compat import ticks_diff
+from .vsearch import MODE_IDS, MODES, OFF, TOL
 
 CURRENT_SHARE = 0.9  # of the regulator's over-current trip a tuned module may draw: a trip is a
 # fault threshold, not an operating point (current sense noise would trip a module parked on it)
@@ -155,19 +153,13 @@ class Tuning:
                 self._fresh[i] = 1
                 if tu is not None:
                     tu.forget_heat()  # another module's heat sink (a swap, however fast)
-                    if tu.mode != OFF:  # nor its voltage ceiling and search position
-                        tu.stop()
-                        self._applied[i] = None
+                self._stop(i)  # nor its voltage ceiling and search position
             if not hashing[i]:
-                if tu is not None and tu.mode != OFF:
-                    tu.stop()
-                    self._applied[i] = None
+                self._stop(i)
                 continue
             want = self._goal_for(i, hashing)
             if want[0] == OFF:
-                if tu is not None and tu.mode != OFF:
-                    tu.stop()
-                    self._applied[i] = None
+                self._stop(i)
                 continue
             tu = self.tuner(i)
             if self._applied[i] is None or self._applied[i] != want:  # new goal, or a new share
@@ -179,6 +171,13 @@ class Tuning:
                 self._fresh[i] = 0
             self._observe(m, tu, now)
             self._keep(i, m, tu, now)
+
+    def _stop(self, i):
+        """Module i's tuner lets go (if it was made and running)."""
+        tu = self.tuners[i]
+        if tu is not None and tu.mode != OFF:
+            tu.stop()
+            self._applied[i] = None
 
     def _keep(self, i, m, tu, now):
         """The first convergence of a goal goes into the module's EEPROM profile, so the module

@@ -13,6 +13,7 @@ from .compat import const
 POWER = const(1)
 HASHRATE = const(2)
 EFFICIENCY = const(3)
+OFF = const(0)  # no goal (MODES[0])
 MODES = ("off", "power", "hashrate", "efficiency")
 MODE_IDS = {"power": POWER, "hashrate": HASHRATE, "efficiency": EFFICIENCY}
 
