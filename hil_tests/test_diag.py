@@ -43,7 +43,9 @@ CASES = [
     ("chip:3.22:badid", 3, "bad_id", 22),
     ("chip:1.19:unstable", 1, "unstable", 19),
     ("chip:0.6:weak", 0, "weak", 6),
-    ("link:2.10", 2, "no_response", 11),  # the first chip the break cuts off (its link named)
+    ("link:2.10", 2, "chain_break", 11),  # the first chip the break cuts off (its link named)
+    ("link:0.5", 0, "chain_break", 6),  # the break between two domains
+    ("chip:1.12:dead", 1, "no_response", 12),  # the first chip of a domain
     ("vrm:3:ot", 3, "vrm_ot", None),
     ("vrm:0:oc", 0, "vrm_oc", None),
     ("vrm:2:uv", 2, "vrm_uv", None),
@@ -78,8 +80,8 @@ def test_healthy_modules_pass_with_nothing_above_info(seed):
     fb, doc = diag(None, seed % 4, seed=seed)
     assert doc["verdict"] == "pass", doc
     assert [f for f in doc["findings"] if f["severity"] != "info"] == []
-    assert [s["name"] for s in doc["stages"]] == ["identity", "regulator", "sensors", "chain", "nonce", "grade",
-                                                 "cooling"]
+    assert [s["name"] for s in doc["stages"]] == ["identity", "regulator", "sensors", "chain", "balance", "nonce",
+                                                 "grade", "cooling"]
     assert all(s["result"] == "pass" for s in doc["stages"][:-1]), doc["stages"]
     assert doc["stages"][-1]["result"] == "skip"  # seconds after power-on: the sink still heats
     grades = [g for g in doc["grades"] if g is not None]

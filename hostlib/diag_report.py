@@ -46,6 +46,9 @@ def _svg(m: dict, cfg: dict) -> str:
     chips = m.get("chips", [])
     failing_chips = {f["chip"] for f in m["findings"] if f["chip"] is not None and f["severity"] in FAILING}
     failing_refs = {f["ref"] for f in m["findings"] if f["ref"] and f["severity"] in FAILING}
+    # a finding on a whole series domain (its balance): the domain is the marked part
+    failing_domains = {f["domain"] for f in m["findings"] if f["chip"] is None and f["domain"] is not None
+                       and f["severity"] in FAILING}
     grades = [c["grade_mhz"] for c in chips if c.get("grade_mhz") is not None]
     median = sorted(grades)[len(grades) // 2] if grades else None
     xs = [c.get("x_mm", 0.0) for c in chips] or [0.0]
@@ -64,9 +67,15 @@ def _svg(m: dict, cfg: dict) -> str:
         gy = min(c.get("y_mm", 0.0) for c in group) - 3
         gw = max(c.get("x_mm", 0.0) for c in group) + CHIP_W + 3 - gx
         gh = max(c.get("y_mm", 0.0) for c in group) + CHIP_H + 3 - gy
-        out.append(f'<rect x="{gx:.1f}" y="{gy:.1f}" width="{gw:.1f}" height="{gh:.1f}" fill="none" '
-                   f'stroke="#1565c0" stroke-dasharray="2 1" stroke-width="0.4"/>'
-                   f'<text x="{gx + 0.5:.1f}" y="{gy - 0.6:.1f}" style="font-size:2.6px">domain {d}</text>')
+        bad = d in failing_domains
+        dref = refs.domain_refs(cfg, d)
+        out.append(f'<g data-ref="{escape(dref)}" data-domain="{d}"' + (' data-failing="true"' if bad else "")
+                   + f'><title>domain {d}: {escape(dref)}</title>'
+                   f'<rect x="{gx:.1f}" y="{gy:.1f}" width="{gw:.1f}" height="{gh:.1f}" '
+                   + ('fill="#ffcdd2" stroke="#b71c1c" stroke-width="1.2"' if bad else
+                      'fill="none" stroke="#1565c0" stroke-dasharray="2 1" stroke-width="0.4"')
+                   + f'/><text x="{gx + 0.5:.1f}" y="{gy - 0.6:.1f}" style="font-size:2.6px">domain {d}'
+                   + (" ✖" if bad else "") + "</text></g>")
     for c in chips:
         ref = c.get("ref") or str(c["index"])
         bad = c["index"] in failing_chips or not c.get("ok", True)

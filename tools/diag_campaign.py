@@ -37,10 +37,13 @@ VRM_MODES = ("ot", "oc", "uv", "nack")
 def expected(kind: str, mode: str, slot: int, i: int | None, k: int | None, cfg: dict) -> tuple[str, str | None]:
     """The cause and the component (designator) a correct diagnosis names first."""
     if kind == "chip":
+        if mode == "leaky":  # its domain (the taps see domains; the bench finds the chip)
+            m = cfg["module"]
+            return "domain_leak", refs.domain_refs(cfg, i // (m["chips"] // m.get("domains", 1)))
         cause = {"dead": "no_response", "flaky": "crc_errors", "badid": "bad_id"}.get(mode, mode)
         return cause, refs.chip_ref(cfg, i)
     if kind == "link":  # the break between I and I+1: the first chip cut off, its link named
-        return "no_response", refs.chip_ref(cfg, i + 1)
+        return "chain_break", refs.chip_ref(cfg, i + 1)
     if kind == "vrm":
         return "vrm_" + mode, refs.part_ref(cfg, "vrm")
     if kind == "sensor":
@@ -55,7 +58,7 @@ def cases(per_kind: int, rng: random.Random, cfg: dict) -> list[tuple[str, str, 
     slots = len(cfg["slots"])
     out = []
     for _ in range(per_kind):
-        for mode in ("dead", "flaky", "badid", "unstable", "weak"):
+        for mode in ("dead", "flaky", "badid", "unstable", "weak", "leaky"):
             m, i = rng.randrange(slots), rng.randrange(n)
             out.append(("chip", f"chip:{m}.{i}:{mode}", m) + expected("chip", mode, m, i, None, cfg))
         m, i = rng.randrange(slots), rng.randrange(n - 1)

@@ -98,6 +98,14 @@ def validate(cfg):
             _get(w, "x.addr", "int", 0x03, 0x77)
             if _get(w, "x.type", "str") not in ("tmp1075", "emc2101_ext"):
                 raise BoardError("%s.sensors.%d.type: unknown sensor type %s" % (p, j, s["type"]))
+        if "taps" in slot:  # the series-domain tap ADC (diagnostics: domain balance)
+            if _get(wrap, "s.taps.type", "str") != "mcp3428":
+                raise BoardError("%s.taps.type: unknown tap ADC %s (mcp3428)" % (p, slot["taps"]["type"]))
+            _get(wrap, "s.taps.bus", "int", 0, n_bus - 1)
+            _get(wrap, "s.taps.addr", "int", 0x68, 0x6F)
+            _get(wrap, "s.taps.divider", "num", 1.0, 10.0)
+            if cfg["module"].get("domains", 1) - 1 > 4:
+                raise BoardError("%s.taps: a 4-channel ADC reads at most 5 domains" % p)
     if len(cfg["slots"]) > 1 and "expander" not in cfg:
         raise BoardError("expander: required on a board with more than one slot")
     if "control_target" in cfg:
@@ -130,6 +138,8 @@ def _unique_addresses(cfg):
             claim("i2c %d addr 0x%02x" % (b, slot["eeprom"]["addr"]), p + ".eeprom")
         for j, s in enumerate(slot["sensors"]):
             claim("i2c %s addr 0x%02x" % (s.get("bus", b), s["addr"]), "%s.sensors.%d" % (p, j))
+        if "taps" in slot:
+            claim("i2c %s addr 0x%02x" % (slot["taps"]["bus"], slot["taps"]["addr"]), p + ".taps")
         claim("uart %d" % slot["uart"]["id"], p + ".uart")
 
 

@@ -70,6 +70,7 @@ class Chain:
         self._sweeps = 0
         self.found = 0
         self.diag_chip = -1
+        self.diag_garbled = 0  # corrupt answers from that first failing chip at bring-up
         self.diag_cause = OK
         self.fault_chip = -1
         self.fault_cause = OK
@@ -244,6 +245,7 @@ class Chain:
         for i in range(self.expected):
             ok = 0
             anomalies = 0
+            garbled = 0
             bad_id = False
             for attempt in range(_DIAG_TRIES):
                 crc_before = p.crc_errors
@@ -255,6 +257,7 @@ class Chain:
                     anomalies += 1
                 if p.crc_errors != crc_before:
                     anomalies += 1
+                    garbled += 1
                 if attempt == 0 and ok and not anomalies:
                     break  # a clean first answer needs no repeat
             if bad_id:
@@ -272,6 +275,7 @@ class Chain:
             if cause != OK and first < 0:
                 first = i
                 first_cause = cause
+                self.diag_garbled = garbled  # answers that arrived corrupt: the chip is there
             b = self.between
             if b is not None:
                 b(self)

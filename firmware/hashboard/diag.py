@@ -15,7 +15,7 @@ from .diagcodes import FAILING, finding
 # (stage, module holding it): each stage module is imported when its first stage starts, so
 # a board that compiles from sources never holds more than one of them in its compiler at once
 STAGES = (("identity", "diagparts"), ("regulator", "diagparts"), ("sensors", "diagparts"),
-          ("chain", "diagchips"), ("nonce", "diagnonce"), ("grade", "diaggrade"), ("cooling", "diagcool"))
+          ("chain", "diagchips"), ("balance", "diagbalance"), ("nonce", "diagnonce"), ("grade", "diaggrade"), ("cooling", "diagcool"))
 _SAMPLES = 64  # once a second while the module runs: the cooling stage's heat evidence
 
 
@@ -177,14 +177,16 @@ class DiagRun:
                 self.stages.append({"name": name if self.passes == 1 else "%s.%d" % (name, p + 1),
                                     "result": res, "board_s": ticks_diff(self.now, t) / 1000.0, "evidence": ev})
 
-    def find(self, cause, evidence, chip=None, part=None, k=0, name=None):
+    def find(self, cause, evidence, chip=None, part=None, k=0, name=None, action=None, domain=None):
         for f in self.findings:  # a second pass confirms, it does not repeat
             if f["cause"] == cause and f["chip"] == chip and f.get("name") == name:
                 return
         ref = refs.chip_ref(self.board, chip) if chip is not None else refs.part_ref(self.board, part, k) if part else None
         prev = refs.chip_ref(self.board, chip - 1) if chip else None
-        dom = refs.chip_pos(self.board, chip)[2] if chip is not None else None
-        f = finding(cause, self.m.slot, evidence, chip, dom, ref, prev, name)
+        dom = refs.chip_pos(self.board, chip)[2] if chip is not None else domain
+        if chip is None and domain is not None:  # a whole domain: its chips' designators
+            ref = refs.domain_refs(self.board, domain)
+        f = finding(cause, self.m.slot, evidence, chip, dom, ref, prev, name, action)
         if name is not None:
             f["name"] = name
         self.findings.append(f)

@@ -2,12 +2,16 @@
 # loses or garbles its answers, or whether the line itself is noisy.
 # Generators driven by diag.DiagRun: each yields None while it waits, then (result, evidence).
 from . import refs
+from .balance import BALANCED, DEAD
+from .compat import ticks_diff
 from .health import BAD_ID, CRC_ERRORS, NO_RESPONSE
 
 # an error rate the health policy calls unstable is not judged here: the nonce stage tests
 # every chip at the stock point (a tuned point, or the grade stage's climb, would blame it)
 _CHAIN_CAUSES = {NO_RESPONSE: "no_response", CRC_ERRORS: "crc_errors", BAD_ID: "bad_id"}
 _READS = 8  # id read-backs per chip (a chip failing 60 % of them shows 2 or more 99 % of times)
+_RESTING = ("fault", "off", "unidentified", "incompatible", "empty")
+_REBRING_MS = 15000  # identify, power, enumerate, the domain probe: a few seconds at most
 _NOISE_CHIPS = 4  # failures on this many chips, 3 or more besides the worst one's: the UART, not a chip
 
 
@@ -20,13 +24,26 @@ def chain(run):
         yield "skip", "module not powered (%s); nothing recorded of its chain" % run.m.state
         return
     live = run.live()
+    m = run.m
+    if not live and c.fault_cause == NO_RESPONSE and m.taps is not None and m.rebring_up(run.now):
+        # the domains tell a dead chip from a broken link: measured by a fresh bring-up
+        t = run.now
+        while m.state not in _RESTING and ticks_diff(run.now, t) < _REBRING_MS:
+            if run.live():
+                break
+            yield None
+        live = run.live()
     if c.fault_chip >= 0 and (c.fault_cause == BAD_ID or (not live and c.fault_cause == NO_RESPONSE)):
         # an id mismatch is definitive; a module that is off keeps what its last bring-up saw
         i = c.fault_chip
         cause = _CHAIN_CAUSES[c.fault_cause]
         ev = "chip %d (%s) first to fail: %s; %d of %d answer" % (i, refs.chip_ref(run.board, i), cause,
                                                                     c.found, c.expected)
-        if cause == "no_response" and c.found > i:
+        if cause == "no_response" and c.diag_chip == i and c.diag_garbled:
+            # no clean answer, but corrupt ones arrived from it: a chip that garbles, not a cut
+            cause = "crc_errors"
+            ev += "; %d corrupt answers from it" % c.diag_garbled
+        elif cause == "no_response" and c.found > i:
             # later chips answered: this one's answers are lost now and then (a flaky chip
             # or link), not a cut chain
             cause = "crc_errors"
@@ -35,7 +52,10 @@ def chain(run):
             # every chip from i on is silent: the chain is cut at i (that chip, or the link
             # into it; without domain voltages the two look alike from the UART)
             ev += "; chips %d..%d silent" % (i, c.expected - 1)
-        run.find(cause, ev, chip=i)
+        action = None
+        if cause == "no_response" and m.balance is not None:
+            cause, action, ev = _cut(run, i, m.balance, ev)
+        run.find(cause, ev, chip=i, action=action)
         yield "fail", ev
         return
     if not live:
@@ -53,6 +73,14 @@ def chain(run):
                 if not c._read_id(i * c.interval, False) or c.parser.crc_errors != crc:
                     bad[i] += 1
             yield None  # one chip a control period: the other modules' loop keeps its pace
+            if not run.live():
+                break
+        if not run.live():
+            # the module stopped mid-test (its own sweep saw the chain fail, or the guard):
+            # judged as a stopped module, from what stopped it (reads after that prove nothing)
+            for r in chain(run):
+                yield r
+            return
         reads += _READS
         hit = 0
         total = 0
@@ -64,7 +92,9 @@ def chain(run):
                 worst = i
         # failures on more than one chip and not a cut: one chip, or the line? A second round
         # settles it (low line noise leaves a few failures that can pile up on one chip)
-        if reads > _READS or hit < 2 or bad[n - 1] == _READS:
+        # (a silent last chip alone gets its second round too: a flaky one answers once in 16)
+        cut_now = bad[n - 1] == _READS and (n < 2 or bad[n - 2] == _READS)
+        if reads > _READS or cut_now or (hit < 2 and bad[n - 1] < _READS):
             break
     ev = "%d of %d reads failed over %d chips" % (total, n * reads, hit)
     cut = n
@@ -89,3 +119,17 @@ def chain(run):
         yield "fail", "%d of %d chips" % (c.found, n)
         return
     yield "pass", "%d of %d chips answer; %s" % (c.found, n, ev)
+
+
+def _cut(run, i, balance, ev):
+    """A cut chain at chip i, judged by its domains: (cause, catalogue action key, evidence).
+    Chip i's domain conducting short of its neighbours: chip i is dead. Every domain alike:
+    every chip still draws, so the chain is broken in the link into chip i."""
+    kind, dom, why = balance
+    ev += "; " + why
+    here = refs.chip_pos(run.board, i)[2]
+    if kind == DEAD and dom == here:
+        return "no_response", "no_response_dead", ev
+    if kind == BALANCED:
+        return "chain_break", None, ev
+    return "no_response", None, ev  # another domain's trouble: reported by the balance stage

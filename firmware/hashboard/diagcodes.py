@@ -19,6 +19,8 @@ CATALOGUE = {
     "bad_id": (2001, CRITICAL, "replace {ref}: it answers as another chip type"),
     "unstable": (2002, MAJOR, "replace {ref}: it returns wrong nonces even well below the stock frequency"),
     "weak": (2003, MAJOR, "replace {ref}: it cannot hold the stock frequency its neighbours hold (the tuner parks it)"),
+    "domain_leak": (2004, MAJOR, "one chip of {ref} leaks or is partly shorted: find it (the hottest at idle under a thermal camera, or the lowest core-rail resistance) and replace it"),
+    "domain_open": (2005, MAJOR, "a chip of {ref} draws no current while the chain answers: check its power pins and reflow it"),
     "vrm_ot": (3001, CRITICAL, "replace regulator {ref} or its heat sink contact: over-temperature trip"),
     "vrm_oc": (3002, CRITICAL, "look for a short on the module; replace regulator {ref} if none: over-current trip"),
     "vrm_uv": (3003, CRITICAL, "replace regulator {ref}: its output is below its setting"),
@@ -34,11 +36,15 @@ CATALOGUE = {
     "eeprom_copy": (6003, MINOR, "one copy of the identity in {ref} is damaged; the next provisioning rewrites it"),
     "eeprom_nack": (6004, CRITICAL, "replace identity EEPROM {ref} or re-seat the module: it does not answer"),
 }
+# a cause's action once more is known: a cut chain whose domains show the chip draws nothing
+ACTIONS = {"no_response_dead": "replace {ref}: it draws no current (its domain is short of one chip's load) and the chain stops there"}
 FAILING = (CRITICAL, MAJOR)  # a finding of these makes the verdict fail
 
 
-def finding(cause, module, evidence, chip=None, domain=None, ref=None, prev=None, name=None):
-    code, severity, action = CATALOGUE[cause]
+def finding(cause, module, evidence, chip=None, domain=None, ref=None, prev=None, name=None, action=None):
+    code, severity, text = CATALOGUE[cause]
+    if action is not None:
+        text = ACTIONS[action]
     return {"code": code, "severity": severity, "cause": cause, "module": module, "domain": domain,
             "chip": chip, "ref": ref, "evidence": evidence,
-            "action": action.replace("{ref}", ref or "?").replace("{prev}", prev or "?").replace("{name}", name or "?")}
+            "action": text.replace("{ref}", ref or "?").replace("{prev}", prev or "?").replace("{name}", name or "?")}

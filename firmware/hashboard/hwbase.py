@@ -35,6 +35,15 @@ class HardwareBase:
     def sensor(self, cfg):
         return sensors.make_sensor(self.i2c(cfg["bus"]), cfg)
 
+    def taps(self, slot_cfg):
+        """The ADC on the slot's series-domain taps, or None where the board has none."""
+        cfg = slot_cfg.get("taps")
+        if cfg is None:
+            return None
+        from .domaintaps import DomainTaps
+
+        return DomainTaps(self.i2c(cfg["bus"]), cfg)
+
     def _expander_line(self, slot, method):
         """A callable line(level) driving one expander output for a slot; returns whether the
         write reached the expander (a caller about to power a module must know)."""

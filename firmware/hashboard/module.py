@@ -58,6 +58,9 @@ class Module:
         self.enable = hw.enable_line(slot, slot_cfg)
         self.chain = Chain(hw.uart(slot_cfg["uart"], chip.SLOW_BAUD), chip, board["module"]["chips"], clock)
         self.sensors = [hw.sensor(s) for s in slot_cfg["sensors"]]
+        self.taps = hw.taps(slot_cfg)  # domain-tap ADC (balance), or None
+        self.balance = None  # the last cut chain's domain verdict (breakprobe), for diag
+        self._probe = None  # that measurement while it runs (bring-up, module powered)
         self.guard = SensorGuard(self.sensors)
         self.temps = self.guard.temps  # the same lists: status and the I2C map read them
         self.sensor_err = self.guard.errors
@@ -124,6 +127,7 @@ class Module:
         return self.still_present is not None and not self.still_present()
 
     def _hw_off(self):
+        self._probe = None  # a domain measurement ends with the power
         ok = self.enable(False)  # hardware path first: works even if PMBus does not
         try:
             self.vrm.off()
@@ -229,6 +233,14 @@ class Module:
             return False
         # recovery restarts only what the thermal guard stopped; anything else never a fault
         if not (self.thermal_stop if recovery else self.state != FAULT):
+            return False
+        self.fsm.restart(now)
+        return True
+
+    def rebring_up(self, now):
+        """diag: a module a cut chain stopped goes through its bring-up once more (power gate
+        and thermal guard as always), so its domains are measured now. False if it may not."""
+        if self.state != FAULT or self.cause != "chain:no_response" or not self.thermal.allows_power():
             return False
         self.fsm.restart(now)
         return True
@@ -340,12 +352,23 @@ class Module:
         return slotfsm.OK, None
 
     def _enumerate(self):
+        if self._probe is not None:  # a cut chain's domains being measured (breakprobe)
+            for _ in self._probe:
+                return slotfsm.RETRY, None
+            self._probe = None
+            return slotfsm.FAIL, "chain:no_response"
         found = self.chain.bring_up()
         if found == 0:
             return slotfsm.FAIL, "no_chips"
         if self.chain.fault_cause == NO_RESPONSE:
             # chips the controller cannot reach stay unconfigured: in series voltage domains
-            # they unbalance the string, so the module is not run (the break stays reported)
+            # they unbalance the string, so the module is not run (the break stays reported).
+            # Where the slot has domain taps, a few periods first tell a dead chip from a link
+            if self.taps is not None:
+                from . import breakprobe
+
+                self._probe = breakprobe.run(self)
+                return slotfsm.RETRY, None
             return slotfsm.FAIL, "chain:no_response"
         p = self.store.profile
         if not self._restore:

@@ -6,6 +6,13 @@ def chip_ref(board, i):
     return r.get("chip", "U%d") % (i + r.get("chip_first", 1))
 
 
+def domain_refs(board, d):
+    """The designators of domain d's chips, first to last: 'U7-U12'."""
+    m = board["module"]
+    per = m["chips"] // m.get("domains", 1)
+    return "%s-%s" % (chip_ref(board, d * per), chip_ref(board, d * per + per - 1))
+
+
 def part_ref(board, part, k=0):
     """'vrm', 'eeprom' or ('sensors', k): the designator, or None when the board names none."""
     r = board["module"].get("refs", {}).get(part)

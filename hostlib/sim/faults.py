@@ -40,7 +40,7 @@ class Fault:
         return f"uart:{self.module}:noise={self.value:g}"
 
 
-CHIP_MODES = ("dead", "flaky", "badid", "unstable", "weak")
+CHIP_MODES = ("dead", "flaky", "badid", "unstable", "weak", "leaky")
 VRM_MODES = ("ot", "oc", "uv", "nack", "enable_low")  # enable_low: CONTROL pin stuck low
 SENSOR_MODES = ("open", "short", "stuck")
 

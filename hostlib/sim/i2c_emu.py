@@ -8,6 +8,7 @@ from collections import deque
 
 from typing import Callable
 
+from hashboard import mcp342x
 from hashboard import pmbus as pm
 
 
@@ -211,6 +212,45 @@ class TPS546Emu(RegPointerDevice):
         else:
             w = self.words.get(reg, 0)
         return bytes((w & 0xFF, w >> 8))[:n]
+
+
+# ----------------------------------------------------------------------------- domain taps
+class MCP3428Emu(I2CDevice):
+    """The ADC on a module's series-domain taps: channel k reads the node above domain k
+    (the sum of domains 0..k, from the string's return) through a divider. One-shot
+    conversions take their datasheet time in board time; a read before then says not ready."""
+
+    def __init__(self, taps: Callable[[], list], now_ms: Callable[[], int], divider: float,
+                 rng) -> None:
+        self.taps = taps
+        self.now_ms = now_ms
+        self.divider = divider
+        self.rng = rng
+        self.cfg = 0
+        self.code = bytes(2)
+        self.ready_at = 0
+        self.nack = False
+
+    def write(self, data: bytes) -> None:
+        if self.nack:
+            raise Nack()
+        if not data:
+            return
+        self.cfg = data[0]
+        if self.cfg & mcp342x.RDY:  # start a one-shot conversion of the channel now
+            nodes = self.taps()
+            ch = mcp342x.channel_of(self.cfg)
+            v = nodes[ch] if ch < len(nodes) else 0.0
+            v = v / self.divider + self.rng.gauss(0.0, 0.0001)  # input-referred noise, 100 uV
+            self.code = mcp342x.encode(v)
+            self.ready_at = self.now_ms() + mcp342x.CONV_MS_14
+
+    def read(self, n: int) -> bytes:
+        if self.nack:
+            raise Nack()
+        busy = self.now_ms() < self.ready_at
+        cfg = (self.cfg | mcp342x.RDY) if busy else (self.cfg & ~mcp342x.RDY)
+        return (self.code + bytes((cfg & 0xFF,)))[:n]
 
 
 # ----------------------------------------------------------------------------- sensors

@@ -24,6 +24,7 @@ class Chip:
     f_mhz: float = 0.0  # current PLL frequency while hashing (0 = not hashing)
     dead: bool = False
     F_scale: float = 1.0  # < 1 for an injected "unstable" chip
+    L_extra: float = 0.0  # leakage (A at 25 C) a damaged die adds (fault chip:M.I:leaky)
     aging: float = 0.0  # MHz per hour its stable frequency loses (fault aging:M.I:RATE)
     F_loss: float = 0.0  # MHz lost to aging so far (permanent: clearing the fault stops the aging)
     v: float = 0.0
@@ -74,7 +75,7 @@ class ModuleModel:
         """Current (A) that does not scale with voltage: L*exp((T-25)/TAU_L), or a dead chip's."""
         if chip.dead:
             return DEAD_LEAK_W_PER_V
-        return chip.L * math.exp((chip.t_j - 25.0) / self.consts["TAU_L"])
+        return (chip.L + chip.L_extra) * math.exp((chip.t_j - 25.0) / self.consts["TAU_L"])
 
     def solve_electrical(self) -> None:
         """Series string of domains: I = (VS + sum b/a) / sum 1/a, Vd = (I - b)/a."""
@@ -104,13 +105,21 @@ class ModuleModel:
                     c.p = DEAD_LEAK_W_PER_V * vd
                     c.ghs = c.err = 0.0
                     continue
-                c.p = c.C * vd * vd * max(c.f_mhz, F_IDLE_MHZ) + c.L * vd * math.exp((c.t_j - 25.0) / k["TAU_L"])
+                c.p = c.C * vd * vd * max(c.f_mhz, F_IDLE_MHZ) + (c.L + c.L_extra) * vd * math.exp((c.t_j - 25.0) / k["TAU_L"])
                 if c.f_mhz > 0:
                     x = (c.f_mhz - self.fmax(c, vd, c.t_j)) / k["W"]
                     c.err = 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0
                     c.ghs = c.f_mhz * k["SMALL_CORES"] * (1 - c.err) / 1000.0
                 else:
                     c.err = c.ghs = 0.0
+
+    def tap_volts(self) -> list[float]:
+        """The nodes between domains, from the string's return: domain 0's top, 0+1's, ..."""
+        out, v = [], 0.0
+        for vd in self.domain_v[:-1]:
+            v += vd
+            out.append(v)
+        return out
 
     def power(self) -> float:
         return sum(c.p for c in self.chips)

@@ -11,10 +11,11 @@ from hashboard import identity
 from .boardclock import BoardClock
 from .chain_emu import ChainEmu
 from .faults import Fault, parse
-from .i2c_emu import EEPROM_PARTS, EMC2101Emu, I2CDevice, Nack, TCA9535Emu, TMP1075Emu, TPS546Emu
+from .i2c_emu import EEPROM_PARTS, EMC2101Emu, I2CDevice, MCP3428Emu, Nack, TCA9535Emu, TMP1075Emu, TPS546Emu
 from .physics import ModuleModel, build_module
 
 PHYSICS_MIN_STEP_S = 0.02
+LEAKY_EXTRA_A = 8 * 0.54  # chip:M.I:leaky: eight typical chips' leakage more (docs/emulator.md)
 SENSOR_NOISE_C = 0.25
 
 
@@ -49,6 +50,7 @@ class ModuleHW:
                 self.sensors[name] = TMP1075Emu(self._outlet)
         self.t_in = 25.0
         self.enable_stuck_low = False  # fault vrm:M:enable_low (the regulator's CONTROL pin)
+        self.taps: MCP3428Emu | None = None
 
     def _noise(self) -> float:
         return self.rng.uniform(-SENSOR_NOISE_C, SENSOR_NOISE_C)
@@ -139,6 +141,11 @@ class SimBoard:
                              sc["eeprom"]["addr"], hw.eeprom)
             for s in sc["sensors"]:
                 self._attach(s["bus"], s["addr"], hw.sensors[s["name"]])
+            taps = sc.get("taps")
+            if taps is not None:  # the ADC on the module's domain taps travels with it
+                hw.taps = MCP3428Emu(model.tap_volts, lambda: self.clock.now_ms(), float(taps.get("divider", 1.0)),
+                                     random.Random(f"taps:{seed}:{slot}"))
+                self._attach(taps["bus"], taps["addr"], hw.taps)
             hw.chain.set_reset(self.reset_lines[slot])
             hw.vrm.control_pin = self.vrm_enable[slot] and not hw.enable_stuck_low
             for f in self.faults:
@@ -212,6 +219,8 @@ class SimBoard:
                 bus.pop(addr, None)
             for s in sc["sensors"]:
                 self.buses[s["bus"]].pop(s["addr"], None)
+            if "taps" in sc:
+                self.buses[sc["taps"]["bus"]].pop(sc["taps"]["addr"], None)
             hw.vrm.has_input = False  # its 12 V left with it
             hw.chain.set_power(False)
             if hw.eeprom is not None:
@@ -291,6 +300,8 @@ class SimBoard:
             sets = {"dead": ch.dead, "flaky": ch.flaky, "badid": ch.badid}
             if f.mode in sets:
                 (sets[f.mode].add if on else sets[f.mode].discard)(f.index)
+            elif f.mode == "leaky":
+                hw.model.chips[f.index].L_extra = LEAKY_EXTRA_A if on else 0.0
             else:
                 # stable limit pulled, whatever its bin, to 60 % of the family's typical 660 MHz
                 # (unstable: wrong nonces at the stock 525 MHz and at 420) or to 75 % (weak:
