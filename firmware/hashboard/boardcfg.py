@@ -106,6 +106,8 @@ def validate(cfg):
             _get(wrap, "s.taps.divider", "num", 1.0, 10.0)
             if cfg["module"].get("domains", 1) - 1 > 4:
                 raise BoardError("%s.taps: a 4-channel ADC reads at most 5 domains" % p)
+            if cfg["module"]["chips"] % cfg["module"].get("domains", 1):
+                raise BoardError("%s.taps: module.chips must split evenly into module.domains" % p)
     if len(cfg["slots"]) > 1 and "expander" not in cfg:
         raise BoardError("expander: required on a board with more than one slot")
     if "control_target" in cfg:

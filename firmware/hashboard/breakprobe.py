@@ -10,8 +10,8 @@ STEP_V = 0.3  # the second point below the first: a clear dI/dV with idle chips 
 
 
 def run(m):
-    """Generator, one step a control period; leaves m.balance = (kind, domain, evidence) or
-    None when a part did not answer."""
+    """Generator, one step a control period; leaves m.balance = (kind, domain, evidence, cut
+    chip) or None when a part did not answer or the string could not move."""
     m.balance = None
     m.reset(True)  # chips in reset: every live one idle, whatever the bring-up configured
     n = m.board["module"].get("domains", 1)
@@ -27,6 +27,8 @@ def run(m):
                 yield None
     except OSError:
         return
+    if probe.string_moved() < 0.5 * STEP_V:  # held near the floor: no second point to judge by
+        return
     per = m.chain.expected // n
-    units = [per] * n
-    m.balance = probe.judge(units)
+    kind, dom, why = probe.judge([per] * n)
+    m.balance = (kind, dom, why, m.chain.fault_chip)

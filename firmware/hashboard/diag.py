@@ -64,6 +64,7 @@ class DiagRun:
         self.saved_targets = None  # per-chip targets a stage moved: put back however the run ends
         self.saved_point = None  # (volts, module MHz cap) before the chip stages moved to stock
         self.grades = None  # per chip: the highest MHz held at <= 1 % errors (grade stage)
+        self.rebrought = False  # the chain stage brought a stopped module up once (diagchips)
         # (board s, power W, outlet - inlet C) once a second while the module runs; the other
         # modules' rise per watt beside it (same air), for the cooling stage
         self.heat = array("f", [0.0] * (3 * _SAMPLES))

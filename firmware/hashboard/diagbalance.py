@@ -47,6 +47,10 @@ def balance(run):
                 yield None
             for _ in read_point(m, probe, point):
                 yield None
+            if not run.live():  # stopped mid-measurement (guard, chain, curtailment)
+                m.vout_user = v0
+                yield "skip", "the module stopped during the measurement (%s)" % m.state
+                return
             for i in range(c.expected):  # each chip conducts in proportion to its clock
                 units[i // per] += c.freq[i] / 3.0
     except OSError as e:

@@ -25,7 +25,9 @@ def chain(run):
         return
     live = run.live()
     m = run.m
-    if not live and c.fault_cause == NO_RESPONSE and m.taps is not None and m.rebring_up(run.now):
+    if (not live and c.fault_cause == NO_RESPONSE and m.taps is not None and not run.rebrought
+            and m.rebring_up(run.now)):
+        run.rebrought = True  # once a run: an intermittent chain is not cycled again and again
         # the domains tell a dead chip from a broken link: measured by a fresh bring-up
         t = run.now
         while m.state not in _RESTING and ticks_diff(run.now, t) < _REBRING_MS:
@@ -53,8 +55,9 @@ def chain(run):
             # into it; without domain voltages the two look alike from the UART)
             ev += "; chips %d..%d silent" % (i, c.expected - 1)
         action = None
-        if cause == "no_response" and m.balance is not None:
-            cause, action, ev = _cut(run, i, m.balance, ev)
+        b = m.balance
+        if cause == "no_response" and b is not None and b[3] == i:  # measured for this cut
+            cause, action, ev = _cut(run, i, b, ev)
         run.find(cause, ev, chip=i, action=action)
         yield "fail", ev
         return
@@ -125,7 +128,7 @@ def _cut(run, i, balance, ev):
     """A cut chain at chip i, judged by its domains: (cause, catalogue action key, evidence).
     Chip i's domain conducting short of its neighbours: chip i is dead. Every domain alike:
     every chip still draws, so the chain is broken in the link into chip i."""
-    kind, dom, why = balance
+    kind, dom, why = balance[0], balance[1], balance[2]
     ev += "; " + why
     here = refs.chip_pos(run.board, i)[2]
     if kind == DEAD and dom == here:

@@ -150,6 +150,7 @@ class Module:
         settings, and inherits none of this one's safety history (thermal latch, sensor
         failures, regulator faults, calibration)."""
         self.generation += 1  # whatever learned this module (the tuner's heat fit) starts over
+        self.balance = None
         self.chain.found = 0
         self.serial = None
         self.ident = None
@@ -357,6 +358,7 @@ class Module:
                 return slotfsm.RETRY, None
             self._probe = None
             return slotfsm.FAIL, "chain:no_response"
+        self.balance = None  # whatever an earlier cut measured is not this bring-up's
         found = self.chain.bring_up()
         if found == 0:
             return slotfsm.FAIL, "no_chips"
@@ -365,10 +367,13 @@ class Module:
             # they unbalance the string, so the module is not run (the break stays reported).
             # Where the slot has domain taps, a few periods first tell a dead chip from a link
             if self.taps is not None:
-                from . import breakprobe
+                try:
+                    from . import breakprobe
 
-                self._probe = breakprobe.run(self)
-                return slotfsm.RETRY, None
+                    self._probe = breakprobe.run(self)
+                    return slotfsm.RETRY, None
+                except MemoryError:  # a small heap: the cut is reported without its domains
+                    pass
             return slotfsm.FAIL, "chain:no_response"
         p = self.store.profile
         if not self._restore:
