@@ -191,7 +191,7 @@ class DiagRun:
         if name is not None:
             f["name"] = name
         self.findings.append(f)
-        if chip is not None:
+        if chip is not None and f["severity"] in FAILING:
             self.chip_ok[chip] = False
 
     def root(self):

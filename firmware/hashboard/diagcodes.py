@@ -21,6 +21,7 @@ CATALOGUE = {
     "weak": (2003, MAJOR, "replace {ref}: it cannot hold the stock frequency its neighbours hold (the tuner parks it)"),
     "domain_leak": (2004, MAJOR, "one chip of {ref} leaks or is partly shorted: find it (the hottest at idle under a thermal camera, or the lowest core-rail resistance) and replace it"),
     "domain_open": (2005, MAJOR, "a chip of {ref} draws no current while the chain answers: check its power pins and reflow it"),
+    "slow_bin": (2006, INFO, "no repair: {ref} sits at the edge of the stock frequency (the silicon's tail); the tuner runs it a step or two lower"),
     "vrm_ot": (3001, CRITICAL, "replace regulator {ref} or its heat sink contact: over-temperature trip"),
     "vrm_oc": (3002, CRITICAL, "look for a short on the module; replace regulator {ref} if none: over-current trip"),
     "vrm_uv": (3003, CRITICAL, "replace regulator {ref}: its output is below its setting"),

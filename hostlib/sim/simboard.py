@@ -303,11 +303,12 @@ class SimBoard:
             elif f.mode == "leaky":
                 hw.model.chips[f.index].L_extra = LEAKY_EXTRA_A if on else 0.0
             else:
-                # stable limit pulled, whatever its bin, to 60 % of the family's typical 660 MHz
-                # (unstable: wrong nonces at the stock 525 MHz and at 420) or to 75 % (weak:
-                # wrong at stock, right at 420: the tuner can park it)
+                # stable limit pulled, whatever its bin, to 55 % of the family's typical 660 MHz
+                # (unstable: wrong nonces at the stock 525 MHz and at 420 even on a cold sink) or
+                # to 70 % (weak: wrong at stock on a cold sink, right at 420 on a hot one: the tuner
+                # can park it). The temperature and domain terms move a limit by up to ~8 %
                 chip = hw.model.chips[f.index]
-                chip.F_scale = (396.0 if f.mode == "unstable" else 495.0) / chip.F if on else 1.0
+                chip.F_scale = (363.0 if f.mode == "unstable" else 462.0) / chip.F if on else 1.0
             ch.on_power_change()
 
     # ---------------------------------------------------------------- wiring
