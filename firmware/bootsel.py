@@ -12,7 +12,8 @@ SLOTS = ("a", "b")
 APPS = "apps"
 STATE = "apps/state.json"
 MAX_TRIES = 3  # boots a trial app gets to confirm itself
-LOADER = ("boot.py", "main.py", "bootsel.py")  # stay loose at the root; never in a slot
+LOADER = ("boot.py", "main.py", "bootsel.py", "sigcheck.py")  # stay loose at the root; never in a slot
+KEY = "verify_key.json"  # a provisioned verification key: only signed bundles boot (docs/security.md)
 
 root = ""  # "" = the current directory (the flash root on a board)
 current = None  # what boot() chose: dict(slot, trial, version, bundle, layout, reverted, dir)
@@ -88,6 +89,36 @@ def verify(slot):
     return man
 
 
+def admit(slot, st, trial=True):
+    """None if the slot may boot here, else why not. A board with a verification key boots only
+    an app whose manifest carries that key's signature, and takes no trial older (security
+    counter `seq`) than the newest app it confirmed: a replayed old bundle stays out."""
+    key = read_json(KEY)
+    if key is None:
+        return None  # a development board: unsigned bundles boot
+    d = APPS + "/" + slot
+    try:
+        with open(_path(d + "/manifest.json"), "rb") as f:
+            body = f.read()
+        with open(_path(d + "/manifest.sig")) as f:
+            sig = f.read()
+    except OSError:
+        return "unsigned bundle (this board takes only signed ones)"
+    import sigcheck
+
+    why = sigcheck.check(body, sig, key)
+    if why is not None:
+        return why
+    if trial:
+        try:
+            seq = json.loads(body).get("seq")
+        except ValueError:
+            seq = None
+        if not isinstance(seq, int) or seq < st.get("min_seq", 0):
+            return "downgrade: bundle seq %s is below the newest confirmed %s" % (seq, st.get("min_seq", 0))
+    return None
+
+
 def own_board(st):
     """(name, fixed) of the board definition this hardware was made for: the provisioned
     identity's `board` (fixed), else the board of the last app it confirmed (state `board`),
@@ -121,6 +152,8 @@ def load_state():
             st[k] = None
     if not isinstance(st.get("tries"), int):
         st["tries"] = 0
+    if not isinstance(st.get("min_seq"), int):
+        st["min_seq"] = 0
     return st
 
 
@@ -145,23 +178,24 @@ def choose():
             st["tries"] += 1
             write_json(STATE, st)
             man = verify(t)
-            if man is not None and fits(man, st, own):
+            why = admit(t, st) if man is not None else None
+            if man is not None and fits(man, st, own) and why is None:
                 return t, True, man, st
-            # damaged, or made for another board: never boot it
+            # damaged, made for another board, or not signed for this one: never boot it
             st["reverted"], st["trial"], st["tries"] = t, None, 0
-            st["refused"] = "damaged" if man is None else "board %s" % man.get("board")
+            st["refused"] = "damaged" if man is None else why or "board %s" % man.get("board")
             write_json(STATE, st)
     c = st["confirmed"]
     if c is not None:
         man = verify(c)
-        if man is not None and fits(man, st, own):
+        if man is not None and fits(man, st, own) and admit(c, st, False) is None:
             return c, False, man, st
     elif loose_app():
         return "", False, None, st  # never confirmed a slot: the app that ran before the flash
     for s in SLOTS:  # a complete slot that was never committed, or the confirmed one is damaged
         if s != c and s != st["reverted"]:
             man = verify(s)
-            if man is not None and fits(man, st, own):
+            if man is not None and fits(man, st, own) and admit(s, st) is None:
                 st["trial"], st["tries"] = s, 1  # it has to prove itself like any new app
                 write_json(STATE, st)
                 return s, True, man, st
@@ -172,6 +206,7 @@ def boot(at=""):
     """Pick the app and put its directory first on sys.path (boot.py calls this)."""
     global root, current
     root = at
+    recover()
     slot, trial, man, st = choose()
     if slot:
         d = _path(APPS + "/" + slot)
@@ -200,11 +235,46 @@ def confirm():
     man = read_json(APPS + "/" + current["slot"] + "/manifest.json") or {}
     if isinstance(man.get("board"), str):
         st["board"] = man["board"]  # what this board runs from now on
+    seq = man.get("seq")
+    if isinstance(seq, int) and seq > st.get("min_seq", 0):
+        st["min_seq"] = seq  # no older bundle is taken on trial from now on (downgrade)
     st.pop("allow_board", None)
     st.pop("refused", None)
     write_json(STATE, st)
     current["trial"] = False
     return True
+
+
+def recover(strapped=None):
+    """A lost secret (docs/security.md): the board definition's `recovery_pin` strapped low at
+    reset (a jumper on the board) clears the secret and the production lock, so the owner can
+    provision the board again. Physical access owns the board, as on any MCU without secure
+    boot; the verification key stays."""
+    cfg = read_json("board.json")
+    st = read_json(STATE) or {}
+    if cfg is None and st.get("confirmed") in SLOTS:
+        cfg = read_json(APPS + "/" + st["confirmed"] + "/board.json")
+    pin = cfg.get("recovery_pin") if cfg is not None else None
+    if not isinstance(pin, int) or read_json("security.json") is None:
+        return False
+    if strapped is None:
+        try:
+            import machine
+
+            strapped = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
+        except (ImportError, AttributeError, OSError, ValueError):
+            return False
+    if not strapped:
+        return False
+    write_json("security.json", {"secret": None, "locked": False})
+    print("bootsel: recovery strap: board secret and lock cleared")
+    return True
+
+
+def locked():
+    """The production lock (docs/security.md): a provisioned secret and the lock set."""
+    doc = read_json("security.json")
+    return doc is not None and doc.get("locked") is True and isinstance(doc.get("secret"), str)
 
 
 def restart():

@@ -17,5 +17,5 @@ if bootsel.current is not None:
         import sys
 
         sys.print_exception(e)  # type: ignore[attr-defined]
-        if bootsel.on_trial():
-            bootsel.restart()
+        if bootsel.on_trial() or bootsel.locked():
+            bootsel.restart()  # a locked board never falls to the REPL: it starts again

@@ -12,7 +12,7 @@ from hil_tests.test_interfaces import LATER_VERBS
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_DOC = (ROOT / "docs" / "cli.md").read_text()
-GLOBAL = {"--port", "--timeout", "--i2c"}
+GLOBAL = {"--port", "--timeout", "--secret-file", "--i2c"}
 FLAG = re.compile(r"--[a-z][a-z0-9-]*")
 
 

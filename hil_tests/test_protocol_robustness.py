@@ -68,15 +68,23 @@ class _Poller:
         return [1] if self.stream.data else []
 
 
-def test_line_reader_limits_length_and_skips_control_bytes():
+def _reader(data):
+    """A StdinLink over bytes in memory (its own __init__ wants a real stream)."""
     link = StdinLink.__new__(StdinLink)
-    stream = _Stream(b"\x02\x01@hb {}\n" + b"x" * 600 + b"\nok\n\x03")
+    stream = _Stream(data)
     link.stream = stream
     link.poller = _Poller(stream)
     link.buf = bytearray(512)
     link.one = bytearray(1)
     link.n = 0
     link.overflow = False
+    link.guard = None
+    link.refused = False
+    return link
+
+
+def test_line_reader_limits_length_and_skips_control_bytes():
+    link = _reader(b"\x02\x01@hb {}\n" + b"x" * 600 + b"\nok\n\x03")
     assert link.poll() == b"@hb {}"
     assert link.poll() == b"!overflow"
     assert link.poll() == b"ok"
@@ -85,3 +93,21 @@ def test_line_reader_limits_length_and_skips_control_bytes():
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the stream stops the controller
         link.poll()
     assert link.poll() is None
+
+
+def test_a_locked_boards_line_reader_refuses_ctrl_c_and_ctrl_a():
+    """docs/security.md: on a locked board Ctrl-C (and the raw REPL's Ctrl-A) are refused, said
+    once, and the next request still reads; unlocked, Ctrl-C stops the controller."""
+
+    class Guard:
+        locked = True
+
+    link = _reader(b"\x03\r\x01@hb {}\n\x03")
+    link.guard = Guard()
+    assert link.poll() == b"@hb {}" and link.refused
+    link.refused = False
+    Guard.locked = False
+    import pytest
+
+    with pytest.raises(KeyboardInterrupt):
+        link.poll()

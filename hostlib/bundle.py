@@ -30,7 +30,7 @@ from .paths import FIRMWARE
 
 FORMAT = 1
 ARCHES = ("armv6m", "armv7m", "armv7emsp", "xtensa", "xtensawin", "rv32imc", "x64")
-LOADER = ("boot.py", "main.py", "bootsel.py")  # firmware/bootsel.py LOADER
+LOADER = ("boot.py", "main.py", "bootsel.py", "sigcheck.py")  # firmware/bootsel.py LOADER
 
 
 class BundleError(HbError):
@@ -68,6 +68,7 @@ class Bundle:
     manifest: dict
     files: dict[str, bytes]  # slot-relative path -> content
     loader: dict[str, bytes]  # root file name -> content
+    signature: str | None = None  # hex: the signing key's signature of slot_bytes(self)
 
     @property
     def version(self) -> str:
@@ -96,7 +97,17 @@ def _version(firmware: Path) -> str:
     return m.group(1) if m else VERSION
 
 
-def build(board: str, arch: str | None = None, firmware: Path = FIRMWARE) -> Bundle:
+def default_seq(version: str) -> int:
+    """The security counter of a version a.b.c: a * 1000000 + b * 1000 + c (a board with a
+    verification key takes no trial below the newest it confirmed)."""
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if m is None:
+        return 0
+    a, b, c = (int(x) for x in m.groups())
+    return a * 1_000_000 + b * 1000 + c
+
+
+def build(board: str, arch: str | None = None, firmware: Path = FIRMWARE, seq: int | None = None) -> Bundle:
     """Compile the app for the board's architecture (or `arch`) into an in-memory bundle."""
     try:
         cfg = boards.load(board)
@@ -118,7 +129,9 @@ def build(board: str, arch: str | None = None, firmware: Path = FIRMWARE) -> Bun
             raise BundleError(f"loader file {name} missing from {firmware}")
         compile_py(p, name, arch)  # must compile; shipped as source (boot.py has to be .py)
         loader[name] = p.read_bytes()
-    manifest = {"format": FORMAT, "version": _version(firmware), "board": cfg["name"], "arch": arch,
+    version = _version(firmware)
+    manifest = {"format": FORMAT, "version": version, "board": cfg["name"], "arch": arch,
+                "seq": default_seq(version) if seq is None else seq,
                 "files": _entries(files), "loader": _entries(loader)}
     manifest["bundle"] = _bundle_hash(manifest)
     return Bundle(manifest, files, loader)
@@ -134,6 +147,11 @@ def write(b: Bundle, out: Path) -> None:
         (out / "loader").mkdir(exist_ok=True)
         (out / "loader" / name).write_bytes(data)
     (out / "manifest.json").write_text(json.dumps(b.manifest, indent=1, sort_keys=True) + "\n")
+    sig = out / "manifest.sig"
+    if b.signature is not None:
+        sig.write_text(b.signature + "\n")
+    elif sig.exists():
+        sig.unlink()  # an old signature would not match these files
 
 
 def read(path: Path) -> Bundle:
@@ -156,7 +174,11 @@ def read(path: Path) -> Bundle:
             dest[rel] = data
     if _bundle_hash(manifest) != manifest.get("bundle"):
         raise BundleError(f"{path}: bundle hash does not match its file list")
-    return Bundle(manifest, files, loader)
+    try:
+        signature: str | None = (path / "manifest.sig").read_text().strip()
+    except OSError:
+        signature = None
+    return Bundle(manifest, files, loader, signature)
 
 
 def slot_manifest(b: Bundle) -> dict:
@@ -164,3 +186,14 @@ def slot_manifest(b: Bundle) -> dict:
     m = dict(b.manifest)
     m.pop("loader", None)
     return m
+
+
+def slot_bytes(b: Bundle) -> bytes:
+    """The slot manifest exactly as the board stores it: what a signature covers."""
+    return json.dumps(slot_manifest(b), sort_keys=True).encode()
+
+
+def sign(b: Bundle, key) -> None:
+    from .signing import sign as rsa_sign
+
+    b.signature = rsa_sign(key, slot_bytes(b))

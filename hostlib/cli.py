@@ -10,7 +10,7 @@ import sys
 import traceback
 
 from . import boards, cli_control, cli_decode, cli_demo, cli_diag, cli_i2c, cli_modules, cli_sim, cli_status, cli_tune
-from . import cli_health, cli_update
+from . import cli_health, cli_security, cli_update
 from . import signals
 from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, seconds
 from .ctlbus import I2CSpecError
@@ -27,6 +27,9 @@ def build_parser() -> Parser:
     p.add_argument("--timeout", type=seconds, metavar="SECONDS",
                    help="how long to wait for the board's answer (default 3 s a request, 5 s for status, "
                         "modules and EEPROM writes, 10 s to reach flash's raw REPL)")
+    p.add_argument("--secret-file", metavar="FILE",
+                   help="the board's secret (hbctl provision board --new-secret wrote it), for the ops a "
+                        "provisioned board authorizes (default: env HBCTL_SECRET_FILE)")
     p.add_argument("--i2c", metavar="BUS:ADDR",
                    help="talk to the control-board I2C interface instead of the serial port "
                         "(BUS: Linux I2C bus number, or a virtual board's control socket path)")
@@ -41,6 +44,7 @@ def build_parser() -> Parser:
     cli_tune.add_parser(sub)
     cli_diag.add_parser(sub)
     cli_health.add_parser(sub)
+    cli_security.add_parsers(sub)
     return p
 
 

@@ -112,8 +112,26 @@ def timeout_of(args, default: float = DEFAULT_TIMEOUT) -> float:
     return default if args.timeout is None else args.timeout
 
 
+def secret_of(args) -> bytes | None:
+    """The board secret from --secret-file or HBCTL_SECRET_FILE (64 hex digits), or None."""
+    path = getattr(args, "secret_file", None) or os.environ.get("HBCTL_SECRET_FILE")
+    if not path:
+        return None
+    try:
+        text = open(path).read().strip()
+    except OSError as e:
+        raise UsageError(f"secret file {path}: {e.strerror or e}") from None
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        raise UsageError(f"secret file {path}: expected 64 hex digits (hbctl provision board --new-secret wrote it)")
+    return secret
+
+
 def link(args, default: float = DEFAULT_TIMEOUT) -> Link:
-    return Link(port_of(args), timeout=timeout_of(args, default))
+    return Link(port_of(args), timeout=timeout_of(args, default), secret=secret_of(args))
 
 
 def print_json(doc) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 from hashboard import argcheck
 
 from . import bundle as bundles
-from . import boards, checks, flash
-from .cli_base import UsageError, add_json, integer, link, non_negative, parse_date, port_of, timeout_of
+from . import boards, checks, flash, signing
+from .cli_base import UsageError, add_json, integer, link, non_negative, parse_date, port_of, secret_of, timeout_of
 from .cli_base import print_json as _print_json
+from .cli_security import new_secret
 from .errors import HbError
 from .link import Link
 from .paths import DEFAULT_BOARD
@@ -19,11 +20,15 @@ from .paths import DEFAULT_BOARD
 
 def cmd_bundle(args) -> int:
     boards.path_of(args.board)  # an unknown board is a usage error (exit 2), before any build
-    b = bundles.build(args.board, args.arch)
+    key = signing.load_private(Path(args.sign)) if args.sign else None  # a bad key fails before the build
+    b = bundles.build(args.board, args.arch, seq=args.seq)
+    if key is not None:
+        bundles.sign(b, key)
     out = Path(args.out or f"bundle-{b.manifest['board']}-{b.version}")
     bundles.write(b, out)
     if args.json:
-        _print_json({"dir": str(out), **{k: b.manifest[k] for k in ("version", "board", "arch", "bundle")},
+        _print_json({"dir": str(out), "signed": b.signature is not None,
+                     **{k: b.manifest[k] for k in ("version", "board", "arch", "bundle", "seq")},
                      "files": len(b.files) + len(b.loader), "bytes": b.size()})
     else:
         print(f"{out}: {b.manifest['board']} {b.version} ({b.manifest['arch']}), "
@@ -56,7 +61,7 @@ def cmd_flash(args) -> int:
         boards.path_of(args.board)
     b = bundles.read(Path(args.bundle)) if args.bundle else bundles.build(args.board, args.arch)
     progress = None if args.json or args.quiet else flash.bar
-    rep = flash.deploy(port, b, progress=progress, force=args.force,
+    rep = flash.deploy(port, b, progress=progress, force=args.force, secret=secret_of(args),
                        repl_timeout=timeout_of(args, flash.REPL_TIMEOUT))
     if progress is not None:
         sys.stderr.write("\n")
@@ -109,6 +114,10 @@ def cmd_provision(args) -> int:
         req["model"] = checks.text("model", args.model, argcheck.MODEL_LEN if module else argcheck.BOARD_MODEL_LEN)
     if args.grade is not None:
         req["grade"] = checks._ok(argcheck.integer, "grade", args.grade, 0, 255)
+    if args.new_secret is not None:
+        if module:
+            raise UsageError("--new-secret is for provision board")
+        req["secret"] = new_secret(args.new_secret)  # written to FILE first: never lost on the way
     with link(args, default=5.0) as ln:
         if module:
             lim = checks.BoardLimits.of(ln)
@@ -140,6 +149,10 @@ def add_parsers(sub) -> None:
     bu.add_argument("--board", default=DEFAULT_BOARD, help="board name or board JSON path")
     bu.add_argument("--arch", choices=bundles.ARCHES, help="override the board's mpy-cross architecture")
     bu.add_argument("--out", help="output directory (default bundle-BOARD-VERSION)")
+    bu.add_argument("--sign", metavar="KEY.pem", help="sign the manifest with this key (hbctl keygen): a board "
+                                                      "that trusts its public part boots only signed bundles")
+    bu.add_argument("--seq", type=integer, help="security counter (default from the version a.b.c: "
+                                               "a*1000000 + b*1000 + c); a signed board takes no lower one")
     add_json(bu, "what was built")
     bu.set_defaults(func=cmd_bundle)
     fl = sub.add_parser("flash", help="install the app over the raw REPL (A/B slots, trial + rollback)")
@@ -167,5 +180,9 @@ def add_parsers(sub) -> None:
                                                         "tuner stays at or below the nominal (default: none; "
                                                         "with --force, the stored identity's rating is kept)")
     pv.add_argument("--force", action="store_true", help="replace a valid identity")
+    pv.add_argument("--new-secret", metavar="FILE",
+                    help="board: make a new per-board secret, write it to FILE (a new file, mode 600) and "
+                         "store it on the board, which never returns it; a board with a secret authorizes "
+                         "its destructive ops (docs/security.md)")
     add_json(pv, "the written identity")
     pv.set_defaults(func=cmd_provision)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import portlock
-from .bundle import Bundle, slot_manifest
+from .bundle import Bundle, slot_bytes, slot_manifest
 from .errors import HbError
 
 SLOTS = ("a", "b")
@@ -136,9 +136,23 @@ def _transport(port: str, repl_timeout: float = REPL_TIMEOUT):
     except TransportError as e:
         t.close()
         got = said.getvalue().strip()
+        if "board locked" in got:
+            raise FlashError(f"board on {port} is locked: unauthorized without its secret "
+                             "(hbctl --secret-file FILE flash, or HBCTL_SECRET_FILE)") from None
         raise FlashError(f"board on {port} does not answer at the REPL: {e}"
                          + (f" (it sent {got})" if got and got != "b''" else " (it sent nothing)")) from None
     return t
+
+
+def open_repl(port: str, secret: bytes) -> None:
+    """A locked board (docs/security.md) opens its REPL until its next reset for an authorized
+    `repl` request; an unlocked one answers Ctrl-C as it always did."""
+    from .link import Link
+
+    with Link(port, secret=secret) as ln:
+        if (ln.request("info").get("security") or {}).get("locked"):
+            ln.request("repl")
+            time.sleep(0.3)  # the controller powers the modules down, then the REPL prompt
 
 
 class Session:
@@ -230,12 +244,15 @@ def _state_write(s: Session, st: dict) -> None:
 def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | None = None,
            on_step: Callable[[str], None] | None = None, reset: bool = True,
            force: bool = False, warn: Callable[[str], None] | None = None,
-           repl_timeout: float = REPL_TIMEOUT) -> FlashReport:
+           repl_timeout: float = REPL_TIMEOUT, secret: bytes | None = None) -> FlashReport:
     """Install bundle b on the board at port; see the module docstring for the order.
+    secret: the board's; a locked board opens its REPL for this session only when asked with it.
     force: send every file over the link (no skipping, no on-board copies), and install a
     bundle made for another board on a development board."""
     step = on_step or (lambda name: None)
     t0 = time.monotonic()
+    if secret is not None:
+        open_repl(port, secret)
     s = Session(port, repl_timeout)
     try:
         info = survey(s)
@@ -313,9 +330,13 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
                 rep.bytes_sent += len(b.files[rel])
                 rep.repaired.append(rel)
         step("verified")
-        man = json.dumps(slot_manifest(b), sort_keys=True)
-        s.write(f"{base}/manifest.json.tmp", man.encode())
+        man = slot_bytes(b)
+        s.write(f"{base}/manifest.json.tmp", man)
         s.run(f"_rn({base + '/manifest.json.tmp'!r}, {base + '/manifest.json'!r})\n")
+        if b.signature is not None:
+            s.write(f"{base}/manifest.sig", b.signature.encode())
+        else:
+            s.run(f"try:\n import os; os.remove({base + '/manifest.sig'!r})\nexcept OSError:\n pass\n")
         step("manifest")
         for name, data in sorted(b.loader.items()):
             if info["root"].get(name) == b.manifest["loader"][name]["sha256"]:
@@ -328,6 +349,13 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
             rep.loader_sent.append(name)
             rep.bytes_sent += len(data)
             step(f"loader {name}")
+        # the board's own loader decides whether it would boot this slot (signature, downgrade):
+        # asked before the commit, so a refused bundle never becomes a trial
+        why = s.json("import sys\nsys.modules.pop('bootsel', None)\nsys.modules.pop('sigcheck', None)\n"
+                     "import bootsel\nbootsel.root = ''\n"
+                     f"print(json.dumps(bootsel.admit({target!r}, bootsel.load_state())))\n")
+        if why is not None:
+            raise FlashError(f"bundle refused by the board: {why}; the running app keeps running")
         st.update(trial=target, tries=0)
         if allow is not None:
             st["allow_board"] = allow  # the loader refuses it otherwise

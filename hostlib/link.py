@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import serial
 
+from hashboard import auth as auth_mod
+
 from . import portlock
 from .errors import BoardTimeout, LinkGarbage, RemoteError, RequestError, TransportError
 
@@ -39,12 +41,16 @@ def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
     return None
 
 
-def encode_request(rid: Any, op: str, args: dict | None) -> bytes:
+def encode_request(rid: Any, op: str, args: dict | None, auth: tuple[str, bytes] | None = None) -> bytes:
     """One request line, or RequestError for what the board could only refuse as malformed
-    (its refusal carries no id, so the host would wait for a reply that never comes)."""
+    (its refusal carries no id, so the host would wait for a reply that never comes).
+    auth = (board nonce, secret): the line ends with its MAC (docs/security.md)."""
     req = {"v": PROTOCOL_VERSION, "id": rid, "op": op, "args": args or {}}
     try:
         body = json.dumps(req, separators=(",", ":"), allow_nan=False)
+        if auth is not None:
+            nonce, secret = auth
+            body = body[:-1] + auth_mod.TAG + nonce + ":" + auth_mod.mac_hex(secret, nonce, body[:-1]) + '"}'
     except ValueError:
         where, value = _non_finite(args, "") or ("args", float("nan"))
         raise RequestError(f"{op}: {where} = {value} is not a finite number; not sent") from None
@@ -57,7 +63,9 @@ def encode_request(rid: Any, op: str, args: dict | None) -> bytes:
 
 
 class Link:
-    def __init__(self, port: str, timeout: float = 3.0, auto_start: bool = True) -> None:
+    def __init__(self, port: str, timeout: float = 3.0, auto_start: bool = True,
+                 secret: bytes | None = None) -> None:
+        self.secret = secret  # the board's secret: a refused request is answered once more, authorized
         if not port:
             raise TransportError("no port given (use --port PORT or HB_PORT)")
         try:
@@ -113,11 +121,24 @@ class Link:
     # ------------------------------------------------------------------ requests
     def request(self, op: str, args: dict | None = None, timeout: float | None = None) -> Any:
         try:
-            return self._request_once(op, args, timeout)
+            return self._authorized(op, args, timeout)
         except BoardTimeout:
             if not self.auto_start or not self._restart_if_at_repl():
                 raise
+            return self._authorized(op, args, timeout)
+
+    def _authorized(self, op: str, args: dict | None, timeout: float | None) -> Any:
+        """The request; one the board refuses as unauthorized is sent again with a fresh
+        challenge's MAC when this link holds the secret (the refusal changed nothing)."""
+        try:
             return self._request_once(op, args, timeout)
+        except RemoteError as e:
+            if e.code != "unauthorized" or self.secret is None:
+                raise
+        nonce = self._request_once("challenge", None, timeout)["nonce"]
+        if nonce is None:  # a development board: it asked for nothing after all
+            return self._request_once(op, args, timeout)
+        return self._request_once(op, args, timeout, (nonce, self.secret))
 
     def _discard_pending(self) -> None:
         """Drop what arrived before this request: replies nobody waits for any more, old events."""
@@ -127,9 +148,10 @@ class Link:
         except (serial.SerialException, OSError) as e:
             raise TransportError(f"link to {self.port} broke: {e}") from None
 
-    def _request_once(self, op: str, args: dict | None, timeout: float | None) -> Any:
+    def _request_once(self, op: str, args: dict | None, timeout: float | None,
+                      auth: tuple[str, bytes] | None = None) -> Any:
         rid = f"{self._nonce}-{next(self._ids)}"
-        line_out = encode_request(rid, op, args)
+        line_out = encode_request(rid, op, args, auth)
         self._discard_pending()
         self._write(line_out)
         deadline = time.monotonic() + (timeout or self.timeout)

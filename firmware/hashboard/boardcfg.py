@@ -108,6 +108,8 @@ def validate(cfg):
                 raise BoardError("%s.taps: a 4-channel ADC reads at most 5 domains" % p)
             if cfg["module"]["chips"] % cfg["module"].get("domains", 1):
                 raise BoardError("%s.taps: module.chips must split evenly into module.domains" % p)
+    if "recovery_pin" in cfg:  # the strap the loader reads to clear a lost secret (bootsel.recover)
+        _get(cfg, "recovery_pin", "int", 0, 63)
     if len(cfg["slots"]) > 1 and "expander" not in cfg:
         raise BoardError("expander: required on a board with more than one slot")
     if "control_target" in cfg:

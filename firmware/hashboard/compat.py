@@ -30,3 +30,14 @@ def unload(name):
     sys.modules.pop("hashboard." + name, None)
     if hasattr(hashboard, name):
         delattr(hashboard, name)
+
+
+def kbd_intr(char):
+    """Which byte the console turns into KeyboardInterrupt (-1: none, 3: Ctrl-C), where the
+    port has the switch (a locked board keeps Ctrl-C as data: hostlink refuses it)."""
+    try:
+        import micropython
+
+        micropython.kbd_intr(char)
+    except (ImportError, AttributeError):
+        pass

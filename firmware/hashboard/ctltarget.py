@@ -29,7 +29,7 @@ REG_TARGET_W = const(0x26)  # RW u16 LE: power target W, 0 = none
 REG_RESULT = const(0x28)  # R: result of the last applied write (RESULTS)
 REG_ACK = const(0x29)  # R: counts applied writes
 STATES = ("booting", "hashing", "throttled", "curtailed", "degraded", "fault", "off")
-RESULTS = ("ok", "out_of_range", "bad_value")
+RESULTS = ("ok", "out_of_range", "bad_value", "unauthorized")
 _NOT_CURTAILED = const(0xFF)
 
 
@@ -127,6 +127,11 @@ class ControlTarget:
             sh[3] = mem[REG_TARGET_W + 1]
             w = sh[2] | (sh[3] << 8)
             app.host_seen(now)
+            if app.auth.provisioned():
+                # a power target is an authorized op (docs/security.md) and an I2C write carries
+                # no MAC: refused, and the register shows the board's setting again next refresh
+                self._ack(3)
+                return
             try:
                 app.set_power_target(None if w == 0 else w)
                 self._ack(0)

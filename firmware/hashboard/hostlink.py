@@ -16,6 +16,8 @@ class StdinLink:
         self.one = bytearray(1)
         self.n = 0
         self.overflow = False
+        self.guard = None  # auth.Authority: while it is locked, Ctrl-C is refused
+        self.refused = False  # a Ctrl-C was refused since the app last said so
 
     def poll(self):
         """Return one complete line (bytes, without newline) or None if none is ready."""
@@ -23,7 +25,13 @@ class StdinLink:
             if not self.stream.readinto(self.one):
                 return None
             b = self.one[0]
-            if b == 3:
+            if b == 3 or (b == 1 and self.n == 0):
+                if self.guard is not None and self.guard.locked:
+                    # a locked board: Ctrl-C opens nothing (an authorized `repl` op does)
+                    self.refused = True
+                    continue
+                if b == 1:
+                    continue  # Ctrl-A (raw REPL) on an unlocked board: only after a Ctrl-C
                 # Ctrl-C in the byte stream (ports whose console driver does not intercept it,
                 # e.g. the unix port on a raw pty): stop here, at a point between bus transactions
                 raise KeyboardInterrupt

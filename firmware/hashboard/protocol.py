@@ -4,6 +4,7 @@ import json
 import sys
 
 from . import PROTOCOL_VERSION, VERSION, argcheck, provision, status
+from .auth import needs_auth, parse_secret
 
 PREFIX = "@hb "
 
@@ -78,6 +79,11 @@ class Protocol:
             args = req.get("args", {})
             if not isinstance(args, dict):
                 raise ProtocolError("bad_args", "args must be a JSON object")
+            auth = self.app.auth
+            if auth.provisioned() and needs_auth(op, args, self.app.board):
+                why = auth.check(line[len(PREFIX):])
+                if why is not None:
+                    raise ProtocolError("unauthorized", "%s: unauthorized: %s" % (op, why))
             if op == "status":  # streamed replies
                 self.op_status(args, rid)
                 return
@@ -112,6 +118,7 @@ class Protocol:
             "runtime": status.runtime(), "platform": sys.platform,
             "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],
             "limits": argcheck.info_limits(b),
+            "security": self.app.auth.summary(),
         }
 
     def _firmware(self):
@@ -254,7 +261,14 @@ class Protocol:
         target = args.get("target")
         try:
             if target == "board":
+                secret = args.get("secret")
+                if secret is not None:
+                    parse_secret(secret)  # a bad one is refused before the identity is written
                 doc = provision.provision_board(app.store, app.board, args)
+                if secret is not None:
+                    app.auth.store_secret(secret)
+                    doc = dict(doc)
+                    doc["secret"] = "stored"
                 if app.ctl is not None:
                     app.ctl.set_serial(doc["serial"])
                 return {"board": doc}

@@ -1,0 +1,307 @@
+"""Who may change a board (issue 15, docs/security.md): authorized requests (HMAC challenge-
+response over the request line as sent), signed bundles checked by the loader, the production
+lock, and the recovery strap. The policy pieces on CPython; the whole story on the real
+interpreter behind hbctl, as a farm's technician meets it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hashboard import auth
+from hashboard.settings import MemoryStore
+from hostlib import boards, bundle, signing
+from hostlib.link import Link, encode_request
+
+from hostlib.paths import FIRMWARE
+
+BIN = Path(sys.executable).parent
+BOARD = boards.load("modular-4x")
+
+
+def _loader(name):
+    """A loader module as it is on the board's flash (loose at the root, not in a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, FIRMWARE / (name + ".py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bootsel = _loader("bootsel")
+sigcheck = _loader("sigcheck")
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 0
+
+    def ticks_ms(self):
+        return self.ms
+
+
+@settings(max_examples=50, deadline=None)
+@given(key=st.binary(min_size=1, max_size=100), msg=st.binary(max_size=300))
+def test_the_boards_hmac_is_rfc_2104(key, msg):
+    assert auth.hmac_sha256(key, msg) == hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def _authority(secret=b"\x5a" * 32):
+    store = MemoryStore()
+    a = auth.Authority(Clock(), store)
+    a.store_secret(secret.hex())
+    return a
+
+
+def _line(a, op, args, secret=b"\x5a" * 32, rid="r1"):
+    nonce = a.challenge()
+    return encode_request(rid, op, args, (nonce, secret)).strip()[4:].decode()
+
+
+def test_an_authorized_line_is_taken_once_and_never_again():
+    a = _authority()
+    line = _line(a, "set_vout", {"volts": 5.0})
+    assert a.check(line) is None
+    assert "no fresh challenge" in a.check(line)  # the same bytes again: a replay
+    a.challenge()
+    assert "stale or replayed" in a.check(line)  # a new challenge does not revive an old line
+    assert "needs the board secret" in a.check('{"v":1,"id":1,"op":"set_vout","args":{"volts":5.0}}')
+
+
+@settings(max_examples=200, deadline=None)
+@given(pos=st.integers(0, 10**6), byte=st.integers(32, 126))
+def test_any_altered_byte_of_an_authorized_line_is_refused(pos, byte):
+    a = _authority()
+    line = _line(a, "set_vout", {"module": 1, "volts": 4.95})
+    i = pos % len(line)
+    if ord(line[i]) == byte:
+        return
+    bad = line[:i] + chr(byte) + line[i + 1:]
+    assert a.check(bad) is not None
+
+
+def test_a_line_made_with_another_secret_is_refused():
+    a = _authority()
+    line = _line(a, "provision", {"target": "board", "serial": "X"}, secret=b"\x00" * 32)
+    assert "wrong secret" in a.check(line)
+
+
+def test_a_challenge_expires():
+    a = _authority()
+    line = _line(a, "lock", {})
+    a.clock.ms += auth.NONCE_MS + 1
+    assert "no fresh challenge" in a.check(line)
+
+
+@pytest.mark.parametrize("op,args,locked", [
+    ("status", {}, False), ("info", {}, False), ("curtail", {"level": 0}, False), ("resume", {}, False),
+    ("events", {}, False), ("health", {}, False), ("modules", {}, False), ("heartbeat", {}, False),
+    ("heartbeat", {"policy": "hold"}, True), ("set_vout", {"volts": 4.6}, False), ("set_vout", {"volts": 4.65}, True),
+    ("set_vout", {"volts": "5"}, True), ("set_freq", {"mhz": 500}, False), ("set_freq", {"mhz": 550}, True),
+    ("repair_log", {"module": 0}, False), ("repair_log", {"module": 0, "add": {}}, True), ("provision", {}, True),
+    ("clear", {}, True), ("save_profile", {}, True), ("power", {"target_w": 900}, True), ("diag", {}, True),
+    ("tune", {}, True), ("lock", {}, True), ("unlock", {}, True), ("repl", {}, True), ("verify_key", {}, True),
+])
+def test_which_ops_need_the_secret(op, args, locked):
+    assert auth.needs_auth(op, args, BOARD) is locked
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    d = tmp_path_factory.mktemp("keys")
+    priv, pub = signing.generate(d / "k")
+    other, _ = signing.generate(d / "other")
+    return {"priv": signing.load_private(priv), "pub": signing.load_public(pub), "pub_path": pub,
+            "priv_path": priv, "other": signing.load_private(other)}
+
+
+@settings(max_examples=30, deadline=None)
+@given(msg=st.binary(min_size=1, max_size=400), flip=st.integers(0, 10**6))
+def test_the_loader_checks_a_signature_over_every_byte(keys, msg, flip):
+    sig = signing.sign(keys["priv"], msg)
+    assert sigcheck.check(msg, sig, keys["pub"]) is None
+    i = flip % len(msg)
+    assert "does not verify" in sigcheck.check(msg[:i] + bytes([msg[i] ^ 1]) + msg[i + 1:], sig, keys["pub"])
+    assert "does not verify" in sigcheck.check(msg, signing.sign(keys["other"], msg), keys["pub"])
+    assert "truncated" in sigcheck.check(msg, sig[:-2], keys["pub"])
+    assert "not hex" in sigcheck.check(msg, "zz" + sig[2:], keys["pub"])
+
+
+def test_a_key_file_that_is_not_one_is_named(tmp_path):
+    bad = tmp_path / "k.pub.json"
+    bad.write_text('{"n": "abc", "e": 3, "bytes": 2}')
+    with pytest.raises(signing.KeyError_, match="want the .pub.json"):
+        signing.load_public(bad)
+    (tmp_path / "x.pem").write_text("not a key")
+    with pytest.raises(signing.KeyError_, match="not an unencrypted PEM"):
+        signing.load_private(tmp_path / "x.pem")
+    with pytest.raises(signing.KeyError_, match="never overwritten"):
+        signing.generate(tmp_path / "x")
+
+
+def test_the_recovery_strap_clears_the_secret_and_the_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(bootsel, "root", str(tmp_path))
+    (tmp_path / "board.json").write_text(json.dumps({"name": "modular-4x", "recovery_pin": 22}))
+    bootsel.write_json("security.json", {"secret": "ab" * 32, "locked": True})
+    assert bootsel.locked() and not bootsel.recover(strapped=False) and bootsel.locked()
+    assert bootsel.recover(strapped=True) and not bootsel.locked()
+    assert bootsel.read_json("security.json") == {"secret": None, "locked": False}
+
+
+# ---------------------------------------------------------------------------- the real board
+def hbctl(*args, secret=None, check=None):
+    env = dict(os.environ)
+    env.pop("HBCTL_SECRET_FILE", None)
+    if secret is not None:
+        env["HBCTL_SECRET_FILE"] = str(secret)
+    r = subprocess.run([str(BIN / "hbctl"), *args], capture_output=True, text=True, env=env, timeout=180)
+    if check is not None:
+        assert (r.returncode == 0) is check, (args, r.stdout, r.stderr)
+    return r
+
+
+def _variant(src: Path, dst: Path, key, edit) -> Path:
+    """A copy of bundle src changed by edit(Bundle), signed again with key (None: unsigned)."""
+    b = bundle.read(src)
+    edit(b)
+    b.manifest["files"] = bundle._entries(b.files)
+    b.manifest["bundle"] = bundle._bundle_hash(b.manifest)
+    b.signature = None
+    if key is not None:
+        bundle.sign(b, key)
+    bundle.write(b, dst)
+    return dst
+
+
+@pytest.mark.mpy
+def test_a_locked_production_board_takes_only_its_owners_requests_and_bundles(sim_only, keys, tmp_path):
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    from hostlib.sim import VirtualBoard
+
+    signed = tmp_path / "signed"
+    b = bundle.build("modular-4x")
+    bundle.sign(b, keys["priv"])
+    bundle.write(b, signed)
+    secret = tmp_path / "board.secret"
+    with VirtualBoard(speed=5) as vb:
+        assert vb.wait_ready(60)
+        P = ("--port", vb.port)
+        info = json.loads(hbctl(*P, "info", "--json", check=True).stdout)
+        assert info["security"]["mode"] == "development"
+        hbctl(*P, "provision", "board", "--serial", "SEC-1", "--new-secret", str(secret), check=True)
+        assert oct(secret.stat().st_mode & 0o777) == "0o600" and len(secret.read_text().strip()) == 64
+        hbctl(*P, "trust-key", str(keys["pub_path"]), secret=secret, check=True)
+        hbctl(*P, "lock", secret=secret, check=True)
+        sec = json.loads(hbctl(*P, "info", "--json", check=True).stdout)["security"]
+        assert sec["mode"] == "production" and sec["locked"] and sec["signed_updates"] == keys["pub"]["kid"]
+        assert "secret" not in json.dumps(sec) or "SEC" not in json.dumps(sec)
+
+        # destructive or limit-moving requests: refused without the secret, taken with it
+        for argv in (("vout", "5.0"), ("provision", "board", "--serial", "SEC-2", "--force"), ("unlock",)):
+            r = hbctl(*P, *argv)
+            assert r.returncode != 0 and "unauthorized" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
+        hbctl(*P, "vout", "5.0", secret=secret, check=True)
+        # a grid operator sheds load without it
+        hbctl(*P, "curtail", check=True)
+        hbctl(*P, "resume", check=True)
+
+        # a byte-identical authorized request sent again is refused
+        raw = bytes.fromhex(secret.read_text().strip())
+        with Link(vb.port, secret=raw) as ln:
+            nonce = ln.request("challenge")["nonce"]
+            line = encode_request("replay-1", "set_vout", {"volts": 4.9}, (nonce, raw))
+            replies = []
+            for _ in range(2):
+                ln._discard_pending()
+                ln._write(line)
+                replies.append(_reply(ln, "replay-1"))
+        assert replies[0]["ok"] and not replies[1]["ok"] and replies[1]["error"]["code"] == "unauthorized"
+
+        # mpremote (as a library with a read timeout, as on a USB device) cannot open the REPL
+        t = SerialTransport(vb.port, baudrate=115200, timeout=1)
+        try:
+            with pytest.raises(TransportError, match="could not enter raw repl"):
+                t.enter_raw_repl(soft_reset=False, timeout_overall=4)
+        finally:
+            t.close()
+        assert json.loads(hbctl(*P, "status", "--json", check=True).stdout)["state"] != "off"
+
+        # a signed bundle flashes (the board's REPL opened by an authorized request)
+        r = hbctl(*P, "flash", "--bundle", str(signed), "--quiet", "--json", secret=secret, check=True)
+        running = json.loads(hbctl(*P, "info", "--json", check=True).stdout)["app"]
+        assert running["bundle"] == b.bundle_hash and not running["trial"]
+
+        bad = {
+            "unsigned": _variant(signed, tmp_path / "unsigned", None, lambda x: None),
+            "tampered": _variant(signed, tmp_path / "tampered", None, lambda x: x.files.update(
+                {"hashboard/pll.mpy": x.files["hashboard/pll.mpy"] + b"\0"})),
+            "downgrade": _variant(signed, tmp_path / "old", keys["priv"], lambda x: x.manifest.update(seq=999)),
+            "other key": _variant(signed, tmp_path / "other", keys["other"], lambda x: None),
+        }
+        # tampered: the files changed after signing, the signature kept
+        tampered = bundle.read(bad["tampered"])
+        tampered.signature = b.signature
+        bundle.write(tampered, bad["tampered"])
+        trunc = tmp_path / "truncated"
+        shutil.copytree(signed, trunc)
+        (trunc / "manifest.sig").write_text(b.signature[:200])
+        bad["truncated"] = trunc
+        why = {"unsigned": "unsigned bundle", "tampered": "does not verify", "downgrade": "downgrade",
+               "other key": "does not verify", "truncated": "truncated"}
+        for name, path in bad.items():
+            r = hbctl(*P, "flash", "--bundle", str(path), "--quiet", "--force", secret=secret)
+            assert r.returncode != 0 and why[name] in r.stderr, (name, r.stderr)
+            assert len(r.stderr.strip().splitlines()) == 1
+            app = json.loads(hbctl(*P, "info", "--json", check=True).stdout)["app"]
+            assert app["bundle"] == b.bundle_hash and not app["trial"], name  # the old app runs on
+        st = json.loads(hbctl(*P, "status", "--json", check=True).stdout)
+        assert st["state"] in ("hashing", "booting", "throttled") and any(m["state"] != "off" for m in st["modules"])
+
+        # an authorized unlock: the REPL answers again
+        hbctl(*P, "unlock", secret=secret, check=True)
+        t = SerialTransport(vb.port, baudrate=115200, timeout=1)
+        try:
+            t.enter_raw_repl(soft_reset=False, timeout_overall=10)
+            assert t.exec("print(6 * 7)").strip() == b"42"
+            t.exit_raw_repl()
+            t.serial.write(b"\x04")
+        finally:
+            t.close()
+
+        # lock again, then the recovery strap at a cold boot clears the lost secret
+        assert vb.wait_ready(60) or True
+        hbctl(*P, "lock", secret=secret, check=True)
+        vb.power_cut()
+        vb.sim.pins[BOARD["recovery_pin"]] = 0
+        vb.power_on()
+        assert vb.wait_ready(60)
+        vb.sim.pins[BOARD["recovery_pin"]] = 1
+        sec = json.loads(hbctl(*P, "info", "--json", check=True).stdout)["security"]
+        assert sec["mode"] == "development" and not sec["locked"] and sec["signed_updates"] == keys["pub"]["kid"]
+        hbctl(*P, "vout", "4.9", check=True)
+
+
+def _reply(ln: Link, rid: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        line = ln._read_line(deadline)
+        assert line is not None, "no reply"
+        if line.startswith(b"@hb "):
+            msg = json.loads(line[4:])
+            if msg.get("id") == rid:
+                return msg
