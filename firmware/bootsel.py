@@ -100,10 +100,14 @@ def admit(slot, st, trial=True):
     try:
         with open(_path(d + "/manifest.json"), "rb") as f:
             body = f.read()
-        with open(_path(d + "/manifest.sig")) as f:
-            sig = f.read()
+        with open(_path(d + "/manifest.sig"), "rb") as f:
+            raw = f.read()
     except OSError:
         return "unsigned bundle (this board takes only signed ones)"
+    try:
+        sig = raw.decode()
+    except UnicodeError:  # found by tools/fuzz.py: a damaged signature file is refused, not a crash
+        return "signature is not hex"
     import sigcheck
 
     why = sigcheck.check(body, sig, key)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashboard import auth
+from hashboard import auth, authmac
 from hashboard.settings import MemoryStore
 from hostlib import boards, bundle, signing
 from hostlib.link import Link, encode_request
@@ -54,7 +54,7 @@ class Clock:
 @settings(max_examples=50, deadline=None)
 @given(key=st.binary(min_size=1, max_size=100), msg=st.binary(max_size=300))
 def test_the_boards_hmac_is_rfc_2104(key, msg):
-    assert auth.hmac_sha256(key, msg) == hmac.new(key, msg, hashlib.sha256).digest()
+    assert authmac.hmac_sha256(key, msg) == hmac.new(key, msg, hashlib.sha256).digest()
 
 
 def _authority(secret=b"\x5a" * 32):
@@ -133,7 +133,8 @@ def test_the_loader_checks_a_signature_over_every_byte(keys, msg, flip):
     assert sigcheck.check(msg, sig, keys["pub"]) is None
     i = flip % len(msg)
     assert "does not verify" in sigcheck.check(msg[:i] + bytes([msg[i] ^ 1]) + msg[i + 1:], sig, keys["pub"])
-    assert "does not verify" in sigcheck.check(msg, signing.sign(keys["other"], msg), keys["pub"])
+    other = sigcheck.check(msg, signing.sign(keys["other"], msg), keys["pub"])
+    assert "does not verify" in other or "out of range" in other  # another modulus: either
     assert "truncated" in sigcheck.check(msg, sig[:-2], keys["pub"])
     assert "not hex" in sigcheck.check(msg, "zz" + sig[2:], keys["pub"])
 

@@ -118,7 +118,7 @@ def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path, bundles):
     assert m["board"] == "modular-4x" and m["arch"] == "armv6m" and m["version"] == "0.1.0"
     assert "hbmain.mpy" in m["files"] and "hashboard/chain.mpy" in m["files"] and "board.json" in m["files"]
     assert not any(k.endswith(".py") for k in m["files"])  # the app ships compiled
-    assert set(m["loader"]) == {"boot.py", "main.py", "bootsel.py"}
+    assert set(m["loader"]) == {"boot.py", "main.py", "bootsel.py", "sigcheck.py"}
     assert again.bundle_hash == bundles["v1"].bundle_hash
     (out / "app" / "hashboard" / "pll.mpy").write_bytes(b"M\x06garbage")
     with pytest.raises(bundle.BundleError, match="pll.mpy does not match"):

@@ -193,7 +193,7 @@ def survey(s: Session) -> dict:
         "for sl in ('a', 'b'):\n"
         "    o = {}\n    _walk('apps/' + sl, '', o)\n    r[sl] = o\n"
         "ro = {}\n"
-        "for n in ('boot.py', 'main.py', 'bootsel.py', 'hbmain.py', 'hbmain.mpy'):\n"
+        "for n in ('boot.py', 'main.py', 'bootsel.py', 'sigcheck.py', 'hbmain.py', 'hbmain.mpy'):\n"
         "    try:\n        ro[n] = _h(n)\n    except OSError:\n        pass\n"
         "try:\n    st = json.loads(open('apps/state.json').read())\nexcept (OSError, ValueError):\n    st = {}\n"
         "bd = {}\n"

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import serial
 
 from hashboard import auth as auth_mod
+from hashboard.authmac import mac_hex
 
 from . import portlock
 from .errors import BoardTimeout, LinkGarbage, RemoteError, RequestError, TransportError
@@ -50,7 +51,7 @@ def encode_request(rid: Any, op: str, args: dict | None, auth: tuple[str, bytes]
         body = json.dumps(req, separators=(",", ":"), allow_nan=False)
         if auth is not None:
             nonce, secret = auth
-            body = body[:-1] + auth_mod.TAG + nonce + ":" + auth_mod.mac_hex(secret, nonce, body[:-1]) + '"}'
+            body = body[:-1] + auth_mod.TAG + nonce + ":" + mac_hex(secret, nonce, body[:-1]) + '"}'
     except ValueError:
         where, value = _non_finite(args, "") or ("args", float("nan"))
         raise RequestError(f"{op}: {where} = {value} is not a finite number; not sent") from None

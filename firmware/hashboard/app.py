@@ -3,7 +3,7 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, secops, tuneops
+from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, tuneops
 from .diagops import Diagnostics
 from .auth import Authority
 from .compat import kbd_intr, ticks_add, ticks_diff
@@ -75,7 +75,8 @@ class App:
         self.auth = Authority(clock, self.store)
         self.repl_requested = False  # an authorized host asked for the REPL (secops.op_repl)
         self.protocol = Protocol(self)
-        secops.install(self.protocol, self)
+        for op in ("challenge", "lock", "unlock", "repl", "verify_key"):
+            self.protocol.lazy[op] = "secops"
         self.tuning = Tuning(self, chip)
         tuneops.install(self.protocol, self)
         self.diag = Diagnostics(self)
@@ -105,6 +106,21 @@ class App:
         self.trial = TrialGuard(boot, t.get("trial_window_ms", 60000), now)
         self.healthlog = HealthLog(self)  # after boot_ms: its operating seconds count from it
         self.protocol.ops["health"] = self._op_health
+        self.alloc = None  # an allocation measurement (op alloc_probe, tools/bench_ram.py)
+        self.protocol.ops["alloc_probe"] = self._op_alloc_probe
+
+    def _op_alloc_probe(self, args):
+        """{"periods": N}: measure heap allocation over the next N control periods; {}: the
+        measurement so far (docs/benchmarks.md, "RAM")."""
+        n = args.get("periods")
+        if n is not None:
+            argcheck.integer("periods", n, 1, 100000)
+            if not hasattr(gc, "mem_alloc"):
+                raise ProtocolError("bad_args", "this runtime has no gc.mem_alloc")
+            from .allocprobe import AllocProbe
+
+            self.alloc = AllocProbe(n)
+        return None if self.alloc is None else self.alloc.doc()
 
     def _op_health(self, args):
         """The health history's records, a page a request (healthwrite.op_health)."""
@@ -268,9 +284,13 @@ class App:
             return 1  # fixed single slot
         try:
             mask = self.expander.present_mask()
+            if not self.exp_ok:
+                self.emit(self.clock.ticks_ms(), "fault", None, "expander:answering")
             self.exp_ok = True
             return mask
         except OSError:
+            if self.exp_ok:  # said once: presence is held as it was, the off path is PMBus alone
+                self.emit(self.clock.ticks_ms(), "fault", None, "expander:no_response")
             self.exp_ok = False
             return -1
 
@@ -412,13 +432,17 @@ class App:
             self._next = ticks_add(self._next, self.period)
             if ticks_diff(self._next, now) <= 0:  # fell behind: do not try to catch up
                 self._next = ticks_add(now, self.period)
-            self.control_step(now)
+            if self.alloc is not None and self.alloc.left > 0:
+                self.alloc.step(self.control_step, now)
+            else:
+                self.control_step(now)
             wait = ticks_diff(self._next, self.clock.ticks_ms())
             ramp = False
         else:
             ramp = True
         # frequency ramps step at the board's PLL settle time, not only once per control period
-        for i, m in enumerate(self.modules):
+        for i in range(len(self.modules)):  # (no enumerate: this runs every loop pass)
+            m = self.modules[i]
             if m.state == "ramping" and self.present[i]:
                 if ramp:
                     m.ramp_step(now)

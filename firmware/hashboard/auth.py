@@ -4,10 +4,9 @@
 # replayed, altered or re-targeted request fails. Read-only ops, curtail and resume stay open (a
 # grid operator must always be able to shed load). A board without a secret is a development
 # board: it asks for nothing, and says so in `info`.
-import hashlib
 import os
 
-from .compat import const, ticks_diff
+from .compat import const
 
 DOC = "security"  # settings store document: {"secret": hex | null, "locked": bool}
 SECRET_LEN = const(32)
@@ -17,19 +16,6 @@ TAG = ',"auth":"'  # the auth field comes last: the MAC covers every byte of the
 
 # ops that always need the secret on a provisioned board (destructive, or moving limits)
 ALWAYS = ("provision", "save_profile", "clear", "lock", "unlock", "repl", "diag", "tune", "power", "verify_key")
-
-
-def hmac_sha256(key, msg):
-    """RFC 2104 HMAC with SHA-256 (MicroPython has hashlib.sha256, not hmac)."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    k = bytearray(64)
-    k[: len(key)] = key
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
-    inner.update(msg)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
-    outer.update(inner.digest())
-    return outer.digest()
 
 
 def needs_auth(op, args, board):
@@ -52,11 +38,6 @@ def _at_most(v, limit):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v <= limit
 
 
-def mac_hex(secret, nonce_hex, body):
-    """The MAC a request carries: over the nonce and the request text before its auth field."""
-    return _hex(hmac_sha256(secret, (nonce_hex + "\n" + body).encode()))
-
-
 def _hex(b):
     return "".join("%02x" % x for x in b)
 
@@ -77,16 +58,6 @@ def _unhex(s):
     except ValueError:
         return None
     return out if 2 * len(out) == len(s) else None
-
-
-def _same(a, b):
-    """Constant-time comparison of two strings of equal length."""
-    if len(a) != len(b):
-        return False
-    d = 0
-    for x, y in zip(a, b):
-        d |= ord(x) ^ ord(y)
-    return d == 0
 
 
 class Authority:
@@ -121,43 +92,21 @@ class Authority:
         self.locked = bool(on)
         self._save()
 
-    def summary(self):
-        """info's "security" block: development (no secret: every op open; no verification
-        key: unsigned bundles boot), provisioned, or production (locked)."""
-        key = self.store.read("verify_key")
-        signed = key["n"] if isinstance(key, dict) and isinstance(key.get("n"), str) else None
-        kid = None
-        if signed is not None:
-            kid = _hex(hashlib.sha256(signed.encode()).digest()[:8])
-        if self.secret is None:
-            return {"mode": "development", "locked": False, "locked_ops": [], "signed_updates": kid}
-        return {"mode": "production" if self.locked else "provisioned", "locked": self.locked,
-                "signed_updates": kid,
-                "locked_ops": list(ALWAYS) + ["set_vout above default", "set_freq above default",
-                                             "repair_log add", "heartbeat policy"]}
-
     def challenge(self):
         self.nonce = _hex(os.urandom(NONCE_LEN))
         self.nonce_ms = self.clock.ticks_ms()
         return self.nonce
 
     def check(self, line):
-        """None if the request line (after '@hb ') is authorized, else why not. The nonce is
-        used up by any attempt, right or wrong: a second try needs a new challenge."""
+        """None if the request line (after '@hb ') is authorized, else why not (authmac)."""
         if self.secret is None:
             return None
-        nonce = self.nonce
-        self.nonce = None
-        i = line.rfind(TAG)
-        if i < 0:
-            return "needs the board secret (hbctl --secret-file FILE, or HBCTL_SECRET_FILE)"
-        tail = line[i + len(TAG):]
-        if len(tail) != 2 * NONCE_LEN + 1 + 64 + 2 or tail[2 * NONCE_LEN] != ":" or tail[-2:] != '"}':
-            return "malformed auth field"
-        if nonce is None or ticks_diff(self.clock.ticks_ms(), self.nonce_ms) > NONCE_MS:
-            return "no fresh challenge (each challenge answers one request, for %d s)" % (NONCE_MS // 1000)
-        if not _same(tail[: 2 * NONCE_LEN], nonce):
-            return "stale or replayed challenge"
-        if not _same(tail[2 * NONCE_LEN + 1: -2], mac_hex(self.secret, nonce, line[:i])):
-            return "wrong secret, or the request was altered"
-        return None
+        from .authmac import check
+
+        return check(self, line)
+
+    def summary(self):
+        """info's "security" block (authmac)."""
+        from .authmac import summary
+
+        return summary(self)

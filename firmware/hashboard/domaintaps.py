@@ -30,7 +30,7 @@ _POLLS = 5  # control periods a 17 ms conversion may take before the part counts
 def read_point(m, probe, point):
     """Generator: every tap of module m converted (one per control period), then the string's
     volts and amps: probe's point `point` closed. OSError when a part stops answering."""
-    taps = m.taps
+    taps = m.tap_adc()
     for k in range(probe.n - 1):
         taps.start(k)
         v = None

@@ -58,7 +58,10 @@ class Module:
         self.enable = hw.enable_line(slot, slot_cfg)
         self.chain = Chain(hw.uart(slot_cfg["uart"], chip.SLOW_BAUD), chip, board["module"]["chips"], clock)
         self.sensors = [hw.sensor(s) for s in slot_cfg["sensors"]]
-        self.taps = hw.taps(slot_cfg)  # domain-tap ADC (balance), or None
+        self.taps = slot_cfg.get("taps")  # the slot's domain-tap ADC (balance), or None
+        self._adc = None  # its driver, made at the first measurement (tap_adc)
+        self._make_adc = hw.taps
+        self._slot_cfg = slot_cfg
         self.balance = None  # the last cut chain's domain verdict (breakprobe), for diag
         self._probe = None  # that measurement while it runs (bring-up, module powered)
         self.guard = SensorGuard(self.sensors)
@@ -237,6 +240,13 @@ class Module:
             return False
         self.fsm.restart(now)
         return True
+
+    def tap_adc(self):
+        """The domain-tap ADC's driver, loaded at the first measurement: a board that never
+        needs one (no cut chain, no diag) does not keep its code in the heap."""
+        if self._adc is None:
+            self._adc = self._make_adc(self._slot_cfg)
+        return self._adc
 
     def rebring_up(self, now):
         """diag: a module a cut chain stopped goes through its bring-up once more (power gate

@@ -34,6 +34,8 @@ def encode(freqs_mhz, vout_mv, seq=0):
 
 
 def decode(data):
+    if len(data) < RECORD_LEN:  # found by tools/fuzz.py: a short image is refused, not an IndexError
+        raise ProfileError("short")
     if bytes(data[0:2]) == b"\xff\xff":
         raise ProfileError("blank")
     if data[0] != MAGIC:

@@ -39,6 +39,15 @@ class Protocol:
             "repair_log": self.op_repair_log,
             "provision": self.op_provision,
         }
+        self.lazy = {}  # op -> module holding it, loaded at first use (_load)
+
+    def _load(self, where):
+        """Ops whose module is imported at their first use (op -> module in self.lazy): its
+        install() registers them all; a board that never needs them never holds them."""
+        __import__("hashboard." + where)
+        sys.modules["hashboard." + where].install(self, self.app)
+        for k in [k for k, v in self.lazy.items() if v == where]:
+            del self.lazy[k]
 
     def _reply(self, rid, data):
         self.app.out(PREFIX + json.dumps({"id": rid, "ok": True, "data": data}) + "\n")
@@ -72,6 +81,8 @@ class Protocol:
             if v != PROTOCOL_VERSION:
                 raise ProtocolError("bad_version", "protocol version %s not supported (board speaks %d)" % (v, PROTOCOL_VERSION))
             op = req.get("op")
+            if isinstance(op, str) and op not in self.ops and op in self.lazy:
+                self._load(self.lazy[op])
             if not isinstance(op, str) or op not in self.ops:
                 raise ProtocolError("unknown_op", "unknown op %s" % (op,))
             self.last_seen_ms = self.app.clock.ticks_ms()

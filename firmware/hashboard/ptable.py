@@ -51,6 +51,8 @@ def encode(mode, goal, freqs_mhz, vout_mv, ths, power_w, seq=0):
 
 
 def decode(data):
+    if len(data) < RECORD_LEN:  # found by tools/fuzz.py: a short image is refused, not an IndexError
+        raise TableError("short")
     if data[0] == 0xFF and data[1] == 0xFF:
         raise TableError("blank")
     if data[0] != MAGIC:

@@ -1,0 +1,241 @@
+"""Every fault kind the simulator knows, against the running firmware (issue 15): alone and in
+pairs, at several positions, on the fast lane (the firmware's modules on CPython, emulators
+in-process, simulated board time). Per run it prints what the board reported, the time to
+detect, the time to a safe state, and the safety checks made every 100 ms of board time:
+- any VOUT_COMMAND the regulator received outside the board's `vout` limits,
+- any sensor reading above `dangerous_c` on a module whose regulator is on,
+- any stored record corrupted: the module identity EEPROMs and the board's settings read back.
+
+    python -m tools.fault_matrix [--positions 2] [--pairs 12] [--seed 1] [--run-s 90]
+
+"Reported" is the first event or module state naming the fault's cause (module fault causes,
+chain faults with the chip, sensor errors, throttling, health flags); "safe" is the first moment
+the module is in the state the fault calls for (regulator off for a regulator, chain or sensor
+fault the guard cannot see past; throttled or off for heat; still hashing for a degraded chip,
+whose safe state is to keep running within limits). Exit 1 on any unsafe outcome or any fault
+not reported with its cause."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT, ROOT / "firmware"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from hashboard import health, identity  # noqa: E402
+from hashboard import pmbus as pm  # noqa: E402
+from hostlib import boards  # noqa: E402
+from hostlib.sim.fastlane import FastBoard  # noqa: E402
+
+BOARD = "modular-4x"
+STEP_MS = 100
+CAUSES = {health.NO_RESPONSE: "no_response", health.CRC_ERRORS: "crc_errors", health.BAD_ID: "bad_id",
+          health.UNSTABLE: "unstable"}
+
+# kind -> (expected words in the report, the state that is safe for it)
+EXPECT = {
+    "chip:dead": (("no_response",), "off"), "link": (("no_response",), "off"),
+    "chip:flaky": (("crc", "no_response"), "any"), "chip:badid": (("bad_id",), "any"),
+    "chip:unstable": (("unstable",), "any"), "chip:weak": (("unstable",), "any"),
+    "chip:leaky": (("throttl", "unstable", "crc"), "any"),
+    "vrm:ot": (("vrm:ot",), "off"), "vrm:oc": (("vrm:oc",), "off"), "vrm:uv": (("vrm:uv",), "off"),
+    "vrm:nack": (("vrm:nack", "nack"), "off"), "vrm:enable_low": (("no_power_good", "vrm"), "off"),
+    "sensor:open": (("sensor", "open", "no_response"), "any"), "sensor:short": (("sensor", "short", "out_of_range"), "any"),
+    "sensor:stuck": (("stuck",), "any"), "uart:noise": (("crc", "noise", "no_response"), "any"),
+    "ambient": (("throttl", "thermal:"), "cool"), "airflow": (("throttl", "thermal:"), "cool"),
+    "cooling": (("throttl", "thermal:"), "cool"), "i2c:expander_nack": (("expander",), "any"),
+}
+
+
+def singles(rng: random.Random, positions: int, cfg: dict) -> list[tuple[str, str]]:
+    """(kind, spec) for every fault kind at `positions` random places."""
+    n = cfg["module"]["chips"]
+    slots = len(cfg["slots"])
+    out = []
+    for _ in range(positions):
+        for mode in ("dead", "flaky", "badid", "unstable", "weak", "leaky"):
+            out.append((f"chip:{mode}", f"chip:{rng.randrange(slots)}.{rng.randrange(n)}:{mode}"))
+        out.append(("link", f"link:{rng.randrange(slots)}.{rng.randrange(n - 1)}"))
+        for mode in ("ot", "oc", "uv", "nack", "enable_low"):
+            out.append((f"vrm:{mode}", f"vrm:{rng.randrange(slots)}:{mode}"))
+        for mode in ("open", "short", "stuck"):
+            s = rng.choice([s["name"] for sc in cfg["slots"] for s in sc["sensors"]])
+            out.append((f"sensor:{mode}", f"sensor:{s}:{mode}"))
+        out.append(("uart:noise", f"uart:{rng.randrange(slots)}:noise={rng.choice([0.003, 0.01, 0.05])}"))
+        out.append(("ambient", f"ambient:{rng.choice([45, 55, 70])}"))
+        out.append(("airflow", f"airflow:{rng.choice([0.3, 0.1, 0.0])}"))
+        out.append(("cooling", f"cooling:{rng.randrange(slots)}:{rng.choice([2.5, 4.0, 8.0])}"))
+    out.append(("i2c:expander_nack", "i2c:expander:nack"))
+    return out
+
+
+def _slot_of(spec: str, cfg: dict) -> int | None:
+    parts = spec.split(":")
+    if parts[0] in ("chip", "link", "aging"):
+        return int(parts[1].split(".")[0])
+    if parts[0] in ("vrm", "uart", "cooling"):
+        return int(parts[1])
+    if parts[0] == "sensor":
+        for sc in cfg["slots"]:
+            if any(s["name"] == parts[1] for s in sc["sensors"]):
+                return sc["slot"]
+    return None
+
+
+def run_case(specs: list[tuple[str, str]], seed: int, run_s: float) -> dict:
+    cfg = boards.load(BOARD)
+    lim = cfg["limits"]
+    fb = FastBoard(BOARD, seed=seed)
+    bad_vout: list[float] = []
+    for hw in fb.sim.modules:  # every VOUT_COMMAND the regulators receive, checked
+        if hw is None:
+            continue
+        orig = hw.vrm.write_reg
+
+        def spy(reg, data, _orig=orig, _vrm=hw.vrm):
+            _orig(reg, data)
+            if reg == pm.VOUT_COMMAND and len(data) >= 2:
+                v = _vrm._v(pm.VOUT_COMMAND)
+                if not lim["vout"]["min"] - 1e-6 <= v <= lim["vout"]["max"] + 1e-6:
+                    bad_vout.append(v)
+
+        hw.vrm.write_reg = spy
+    images = [bytes(hw.eeprom.mem) if hw is not None and hw.eeprom is not None else None for hw in fb.sim.modules]
+    fb.run_for(5000)
+    t0 = fb.clock.ms
+    seen_events = fb.app.events.seq
+    for _, spec in specs:
+        fb.sim.inject(spec)
+    slots = {_slot_of(spec, cfg) for _, spec in specs}
+    detect: dict[str, float | None] = {spec: None for _, spec in specs}
+    said: dict[str, str] = {spec: "-" for _, spec in specs}
+    safe: dict[str, float | None] = {spec: None for _, spec in specs}
+    hot_powered = 0.0
+    danger = lim["thermal"]["dangerous_c"]
+    while fb.clock.ms - t0 < run_s * 1000:
+        fb.run_for(STEP_MS)
+        now = (fb.clock.ms - t0) / 1000.0
+        text = _report_text(fb, seen_events, slots)
+        for m, hw in zip(fb.app.modules, fb.sim.modules):
+            if hw is None or not hw.vrm.enabled() or hw.vrm.vout() <= 0:
+                continue
+            hot = max((r for r in (_reading(s) for s in hw.sensors.values()) if r is not None), default=None)
+            if hot is not None and hot > danger:
+                hot_powered = max(hot_powered, hot)
+        for kind, spec in specs:
+            words, want = EXPECT[kind]
+            hit = [w for w in words if w in text]
+            if detect[spec] is None and hit:
+                detect[spec] = now
+                said[spec] = hit[0].rstrip(":")
+            if safe[spec] is None and _is_safe(fb, want, _slot_of(spec, cfg), danger):
+                safe[spec] = now
+        if all(v is not None for v in detect.values()) and all(v is not None for v in safe.values()) \
+                and now > 30:
+            break
+    corrupt = []
+    for k, hw in enumerate(fb.sim.modules):
+        if hw is None or hw.eeprom is None or images[k] is None:
+            continue
+        try:
+            identity.decode(bytes(hw.eeprom.mem[:identity.RECORD_LEN]))
+        except ValueError as e:
+            corrupt.append(f"module {k} identity: {e}")
+    if fb.store.data is not None and not isinstance(fb.store.data, dict):
+        corrupt.append("settings")
+    return {"specs": [s for _, s in specs], "said": said, "report": _report_text(fb, seen_events, slots)[-160:], "detect": detect,
+            "safe": safe, "bad_vout": bad_vout, "hot_powered": hot_powered, "corrupt": corrupt, "slots": slots}
+
+
+def _reading(sensor) -> float | None:
+    try:
+        raw = sensor.read_reg(0, 2) if hasattr(sensor, "read_reg") else None
+    except OSError:
+        return None
+    if raw is None or getattr(sensor, "fault", None) in ("open", "short"):
+        return None
+    v = ((raw[0] << 8) | raw[1]) >> 4
+    if v & 0x800:
+        v -= 0x1000
+    return v * 0.0625
+
+
+def _report_text(fb: FastBoard, since: int, slots: set) -> str:
+    """What the board says now about the faulted modules: events since the injection, their
+    states and causes, their chain faults and sensor errors (lower case)."""
+    parts = []
+    for e in fb.app.events.items:
+        if e[0] > since:
+            parts.append(f"{e[2]} {e[4]}")
+    for m in fb.app.modules:
+        if None not in slots and m.slot not in slots:
+            continue
+        parts.append(f"{m.state} {m.cause}")
+        parts += [str(x) for x in m.sensor_err if x]
+        c = m.chain
+        if c.parser.crc_errors:  # status chains[].crc_errors: a line that garbles frames
+            parts.append("crc_errors")
+        if c.fault_chip >= 0:
+            parts.append(f"chain {c.fault_chip} {CAUSES.get(c.fault_cause, c.fault_cause)}")
+    return " ".join(parts).lower()
+
+
+def _is_safe(fb: FastBoard, want: str, slot: int | None, danger: float) -> bool:
+    idx = [slot] if slot is not None else range(len(fb.app.modules))
+    if want == "any":
+        return True
+    if want == "off":  # the regulator's output, as the emulated part has it
+        return all(fb.sim.modules[k] is None or fb.sim.modules[k].vrm.vout() == 0 for k in idx)
+    # cool: every module below dangerous, and throttled or off where it was hot
+    for k in idx:
+        m = fb.app.modules[k]
+        hot = max((t for t in m.temps if t is not None), default=0.0)
+        if hot >= danger or (m.state not in ("throttled", "off", "fault") and hot >= m.tlim["hot_c"]):
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--positions", type=int, default=2)
+    ap.add_argument("--pairs", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--run-s", type=float, default=90.0)
+    a = ap.parse_args(argv)
+    cfg = boards.load(BOARD)
+    rng = random.Random(a.seed)
+    cases = [[s] for s in singles(rng, a.positions, cfg)]
+    pool = [s for s in singles(rng, 1, cfg)]
+    for _ in range(a.pairs):
+        x, y = rng.sample(pool, 2)
+        cases.append([x, y])
+    print(f"fault matrix: {len(cases)} runs (fast lane), seed {a.seed}\n")
+    print("| fault | reported (cause) | detect s | safe s | VOUT out of limits | hot while powered | records |")
+    print("|---|---|---|---|---|---|---|")
+    unsafe = unreported = 0
+    t_wall = time.monotonic()
+    for k, specs in enumerate(cases):
+        # a sink shows a lost fan over its time constant (C_TH x R_SA: minutes): heat runs longer
+        thermal = any(kind in ("ambient", "airflow", "cooling") for kind, _ in specs)
+        r = run_case(specs, a.seed * 1000 + k, max(a.run_s, 900.0) if thermal else a.run_s)
+        det = " / ".join("-" if r["detect"][s] is None else f"{r['detect'][s]:.1f}" for s in r["specs"])
+        saf = " / ".join("-" if r["safe"][s] is None else f"{r['safe'][s]:.1f}" for s in r["specs"])
+        bad = bool(r["bad_vout"]) or r["hot_powered"] > 0 or bool(r["corrupt"])
+        unsafe += bad
+        unreported += any(r["detect"][s] is None for s in r["specs"])
+        said = " / ".join(r["said"][s] if r["detect"][s] is not None else "NOT REPORTED" for s in r["specs"])
+        print(f"| {' + '.join(r['specs'])} | {said} | {det} | {saf} | "
+              f"{len(r['bad_vout'])} | {r['hot_powered']:.1f} | {'ok' if not r['corrupt'] else '; '.join(r['corrupt'])} |",
+              flush=True)
+    print(f"\n{len(cases)} runs in {time.monotonic() - t_wall:.0f} s wall: {unsafe} unsafe, {unreported} not reported")
+    return 1 if unsafe or unreported else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
