@@ -4,5 +4,12 @@ import gc
 
 import bootsel
 
-bootsel.boot()
+if bootsel.locked():  # a locked board's console keeps Ctrl-C as data from the first moment
+    bootsel.kbd_intr(-1)
+try:
+    bootsel.boot()
+except Exception:  # noqa: BLE001 - a locked board never falls to the REPL: it starts again
+    if bootsel.locked():
+        bootsel.restart()
+    raise
 gc.collect()

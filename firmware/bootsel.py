@@ -95,6 +95,8 @@ def admit(slot, st, trial=True):
     counter `seq`) than the newest app it confirmed: a replayed old bundle stays out."""
     key = read_json(KEY)
     if key is None:
+        if _exists(KEY):  # there, but unreadable: fail closed, never as if there were none
+            return "the board's verification key is unreadable"
         return None  # a development board: unsigned bundles boot
     d = APPS + "/" + slot
     try:
@@ -273,6 +275,30 @@ def recover(strapped=None):
     write_json("security.json", {"secret": None, "locked": False})
     print("bootsel: recovery strap: board secret and lock cleared")
     return True
+
+
+repl_ok = False  # the app's authorized `repl` op opened the REPL (main.py lets it through)
+
+
+def kbd_intr(char):
+    """Which console byte interrupts (-1: none), where the port has the switch."""
+    try:
+        import micropython
+
+        micropython.kbd_intr(char)
+    except (ImportError, AttributeError):
+        pass
+
+
+def hold_locked():
+    """A locked board with no app it may boot: it says so and waits for the recovery strap or
+    a reflash at the factory, never at the REPL."""
+    import time
+
+    kbd_intr(-1)
+    while True:
+        print("bootsel: locked and no app this board may boot; the recovery strap at reset clears the lock")
+        time.sleep(10)
 
 
 def locked():

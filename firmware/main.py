@@ -1,5 +1,6 @@
 # main.py (loader, stays loose at the root): run the app boot.py selected; a trial app that
-# cannot even start is restarted so that its failed boot counts (docs/update.md).
+# cannot even start is restarted so that its failed boot counts (docs/update.md). A locked board
+# (docs/security.md) never falls to the REPL: only the app's authorized `repl` op opens it.
 import bootsel
 
 if bootsel.current is not None:
@@ -13,9 +14,17 @@ if bootsel.current is not None:
         import hbmain
 
         hbmain.run(bootsel)
-    except Exception as e:  # noqa: BLE001 - KeyboardInterrupt (a host tool) still reaches the REPL
+    except BaseException as e:  # noqa: BLE001
+        if isinstance(e, SystemExit):
+            raise  # a reset on its way (machine.reset on the virtual board)
+        if isinstance(e, KeyboardInterrupt) and (bootsel.repl_ok or not bootsel.locked()):
+            raise  # a host tool's Ctrl-C (unlocked), or the authorized repl op: the REPL
         import sys
 
         sys.print_exception(e)  # type: ignore[attr-defined]
         if bootsel.on_trial() or bootsel.locked():
-            bootsel.restart()  # a locked board never falls to the REPL: it starts again
+            bootsel.restart()
+        if isinstance(e, KeyboardInterrupt):
+            raise
+elif bootsel.locked():  # nothing this board may boot, and locked: no REPL either
+    bootsel.hold_locked()

@@ -24,6 +24,8 @@ def check(message, sig_hex, key):
         e = key["e"]
     except (KeyError, TypeError, ValueError):
         return "the board's verification key is unreadable"
+    if e != 65537 or k != 256 or n >> 2047 != 1:  # only the scheme's keys: e = 1 would forge anything
+        return "the board's verification key is not RSA-2048 with e 65537"
     if not isinstance(sig_hex, str) or len(sig_hex.strip()) != 2 * k:
         return "signature missing or truncated (want %d bytes)" % k
     try:

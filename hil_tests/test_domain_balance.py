@@ -97,9 +97,17 @@ def test_a_leaky_chip_names_its_domain_before_the_chips_it_starves():
 
 
 def test_a_slot_without_taps_skips_the_stage_and_keeps_the_old_verdict(monkeypatch):
-    from hashboard import hwbase
+    from hostlib.sim import fastlane
 
-    monkeypatch.setattr(hwbase.HardwareBase, "taps", lambda self, slot_cfg: None)
+    real = fastlane.boards.load
+
+    def without_taps(name):
+        cfg = real(name)
+        for sc in cfg["slots"]:
+            sc.pop("taps", None)
+        return cfg
+
+    monkeypatch.setattr(fastlane.boards, "load", without_taps)
     _, doc = diag("link:1.9", 1, seed=2)
     first = doc["findings"][0]
     assert (first["cause"], first["chip"]) == ("no_response", 10)  # dead chip or link: both named

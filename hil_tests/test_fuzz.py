@@ -49,3 +49,13 @@ def test_a_signature_file_that_is_not_text_is_refused_by_the_loader(tmp_path):
     (slot / "manifest.sig").write_bytes(b"\xba\x90\xb9")
     bootsel = t.module
     assert bootsel.admit("a", bootsel.load_state()) == "signature is not hex"
+
+
+def test_a_board_definition_whose_expander_lost_its_address_is_refused_by_name():
+    from hashboard import boardcfg
+    from hostlib import boards
+
+    cfg = json.loads(boards.path_of("modular-4x").read_text())
+    cfg["expander"]["5addr"] = cfg["expander"].pop("addr")  # the input tools/fuzz.py found
+    with pytest.raises(boardcfg.BoardError, match="expander.addr: missing"):
+        boardcfg.validate(cfg)

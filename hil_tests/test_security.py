@@ -106,7 +106,7 @@ def test_a_challenge_expires():
 
 @pytest.mark.parametrize("op,args,locked", [
     ("status", {}, False), ("info", {}, False), ("curtail", {"level": 0}, False), ("resume", {}, False),
-    ("events", {}, False), ("health", {}, False), ("modules", {}, False), ("heartbeat", {}, False),
+    ("events", {}, False), ("health", {}, False), ("modules", {}, False), ("heartbeat", {}, True),
     ("heartbeat", {"policy": "hold"}, True), ("set_vout", {"volts": 4.6}, False), ("set_vout", {"volts": 4.65}, True),
     ("set_vout", {"volts": "5"}, True), ("set_freq", {"mhz": 500}, False), ("set_freq", {"mhz": 550}, True),
     ("repair_log", {"module": 0}, False), ("repair_log", {"module": 0, "add": {}}, True), ("provision", {}, True),
@@ -306,3 +306,72 @@ def _reply(ln: Link, rid: str) -> dict:
             msg = json.loads(line[4:])
             if msg.get("id") == rid:
                 return msg
+
+
+class _FakeLoader:
+    """bootsel as main.py / boot.py see it, recording what they ask of it."""
+
+    def __init__(self, locked, current=True, repl_ok=False, fail=None):
+        import types
+
+        self.calls = []
+        self._locked, self.repl_ok = locked, repl_ok
+        self.current = {"slot": "a"} if current else None
+        self.mod = types.ModuleType("hbmain")
+        self.mod.run = lambda boot: (_ for _ in ()).throw(fail) if fail else None
+
+    def locked(self):
+        return self._locked
+
+    def on_trial(self):
+        return False
+
+    def restart(self):
+        self.calls.append("restart")
+
+    def hold_locked(self):
+        self.calls.append("hold")
+
+    def kbd_intr(self, c):
+        self.calls.append(("kbd", c))
+
+    def boot(self):
+        self.calls.append("boot")
+
+
+def _exec_loader(name, fake, monkeypatch):
+    import gc
+
+    monkeypatch.setattr(gc, "threshold", lambda n: None, raising=False)  # MicroPython's, not CPython's
+    monkeypatch.setattr(sys, "print_exception", lambda e: None, raising=False)
+    monkeypatch.setitem(sys.modules, "bootsel", fake)
+    monkeypatch.setitem(sys.modules, "hbmain", fake.mod)
+    code = (FIRMWARE / name).read_text()
+    exec(compile(code, name, "exec"), {"__name__": "__main__"})
+
+
+@pytest.mark.parametrize("fail", [RuntimeError("app bug"), KeyboardInterrupt()])
+def test_a_locked_board_restarts_instead_of_falling_to_the_repl(fail, monkeypatch):
+    fake = _FakeLoader(locked=True, fail=fail)
+    try:
+        _exec_loader("main.py", fake, monkeypatch)
+    except KeyboardInterrupt:
+        pass  # the fake restart returns; a board's would not
+    assert "restart" in fake.calls
+
+
+def test_the_authorized_repl_op_and_an_unlocked_board_reach_the_repl(monkeypatch):
+    for fake in (_FakeLoader(locked=True, fail=KeyboardInterrupt(), repl_ok=True),
+                 _FakeLoader(locked=False, fail=KeyboardInterrupt())):
+        with pytest.raises(KeyboardInterrupt):
+            _exec_loader("main.py", fake, monkeypatch)
+        assert fake.calls == []
+
+
+def test_a_locked_board_with_nothing_to_boot_holds_without_a_repl(monkeypatch):
+    fake = _FakeLoader(locked=True, current=False)
+    _exec_loader("main.py", fake, monkeypatch)
+    assert fake.calls == ["hold"]
+    fake = _FakeLoader(locked=True)
+    _exec_loader("boot.py", fake, monkeypatch)
+    assert fake.calls[:2] == [("kbd", -1), "boot"]  # Ctrl-C is data before anything else runs

@@ -172,8 +172,13 @@ def test_trial_app_that_fails_its_health_check_is_reverted_without_the_host(boar
     assert rep.slot == "b"
     fw = wait_outcome(board.port, "b", bad.bundle_hash, 90)
     assert fw["reverted"] == "b" and fw["slot"] == "a" and fw["bundle"] == v1.bundle_hash and not fw["trial"]
-    with Link(board.port, timeout=5) as link:
-        st = link.request("status")
+    deadline = time.monotonic() + 60  # the previous app boots and brings its modules up again
+    while True:
+        with Link(board.port, timeout=5) as link:
+            st = link.request("status")
+        if st["state"] == "hashing" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert st["state"] == "hashing"  # the previous app runs the board again
 
 

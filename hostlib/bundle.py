@@ -182,10 +182,9 @@ def read(path: Path) -> Bundle:
 
 
 def slot_manifest(b: Bundle) -> dict:
-    """What the board keeps in /apps/<slot>/manifest.json (bootsel verifies `files`)."""
-    m = dict(b.manifest)
-    m.pop("loader", None)
-    return m
+    """What the board keeps in /apps/<slot>/manifest.json (bootsel verifies `files`; the
+    `loader` table stays in it, so a signature covers the loader files the bundle brings)."""
+    return dict(b.manifest)
 
 
 def slot_bytes(b: Bundle) -> bytes:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import portlock
-from .bundle import Bundle, slot_bytes, slot_manifest
+from .bundle import Bundle, slot_bytes
 from .errors import HbError
 
 SLOTS = ("a", "b")
@@ -257,7 +257,10 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
     try:
         info = survey(s)
         allow = check_board(info, b, force, warn or (lambda m: print(m, file=sys.stderr)))
-        st = {k: info["state"].get(k) for k in ("confirmed", "trial", "tries", "reverted", "board")}
+        # every key the loader keeps: the downgrade counter (min_seq) above all, never dropped
+        st = dict(info["state"])
+        for k in ("confirmed", "trial", "tries", "reverted", "board"):
+            st.setdefault(k, None)
         if st["board"] is None:
             del st["board"]
         if st["confirmed"] not in SLOTS:
@@ -338,6 +341,14 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
         else:
             s.run(f"try:\n import os; os.remove({base + '/manifest.sig'!r})\nexcept OSError:\n pass\n")
         step("manifest")
+        # the board's own loader, as it booted (never the bundle's, not written yet), decides
+        # whether it would boot this slot (signature, downgrade): asked before anything of the
+        # bundle's loader lands and before the commit, so a refused bundle never becomes a trial
+        why = s.json("import bootsel\nbootsel.root = ''\n"
+                     f"print(json.dumps(bootsel.admit({target!r}, bootsel.load_state()) "
+                     "if hasattr(bootsel, 'admit') else None))\n")
+        if why is not None:
+            raise FlashError(f"bundle refused by the board: {why}; the running app keeps running")
         for name, data in sorted(b.loader.items()):
             if info["root"].get(name) == b.manifest["loader"][name]["sha256"]:
                 continue
@@ -349,13 +360,6 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
             rep.loader_sent.append(name)
             rep.bytes_sent += len(data)
             step(f"loader {name}")
-        # the board's own loader decides whether it would boot this slot (signature, downgrade):
-        # asked before the commit, so a refused bundle never becomes a trial
-        why = s.json("import sys\nsys.modules.pop('bootsel', None)\nsys.modules.pop('sigcheck', None)\n"
-                     "import bootsel\nbootsel.root = ''\n"
-                     f"print(json.dumps(bootsel.admit({target!r}, bootsel.load_state())))\n")
-        if why is not None:
-            raise FlashError(f"bundle refused by the board: {why}; the running app keeps running")
         st.update(trial=target, tries=0)
         if allow is not None:
             st["allow_board"] = allow  # the loader refuses it otherwise

@@ -474,6 +474,8 @@ class App:
                     self._notice_until = None
             if self.repl_requested:  # authorized: the controller stops, the REPL stays open
                 kbd_intr(3)
+                if self.boot is not None:
+                    self.boot.repl_ok = True  # main.py lets this KeyboardInterrupt through
                 raise KeyboardInterrupt
             if wait > 0:
                 self.clock.sleep_ms(min(wait, 5))

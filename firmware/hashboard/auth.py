@@ -15,7 +15,8 @@ NONCE_MS = const(60000)  # a challenge not answered within this is void
 TAG = ',"auth":"'  # the auth field comes last: the MAC covers every byte of the request before it
 
 # ops that always need the secret on a provisioned board (destructive, or moving limits)
-ALWAYS = ("provision", "save_profile", "clear", "lock", "unlock", "repl", "diag", "tune", "power", "verify_key")
+ALWAYS = ("provision", "save_profile", "clear", "lock", "unlock", "repl", "diag", "tune", "power", "verify_key",
+          "heartbeat")  # heartbeat arms a contract (defaults when bare): a keepalive is any request
 
 
 def needs_auth(op, args, board):
@@ -29,8 +30,6 @@ def needs_auth(op, args, board):
         return not _at_most(args.get("mhz"), lim["freq_mhz"]["default"])
     if op == "repair_log":
         return args.get("add") is not None
-    if op == "heartbeat":
-        return "policy" in args or "timeout_s" in args  # a plain keepalive stays open
     return False
 
 

@@ -67,5 +67,5 @@ def summary(self):
     return {"mode": "production" if self.locked else "provisioned", "locked": self.locked,
             "signed_updates": kid,
             "locked_ops": list(ALWAYS) + ["set_vout above default", "set_freq above default",
-                                         "repair_log add", "heartbeat policy"]}
+                                         "repair_log add"]}
 

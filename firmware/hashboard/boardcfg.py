@@ -110,6 +110,11 @@ def validate(cfg):
                 raise BoardError("%s.taps: module.chips must split evenly into module.domains" % p)
     if "recovery_pin" in cfg:  # the strap the loader reads to clear a lost secret (bootsel.recover)
         _get(cfg, "recovery_pin", "int", 0, 63)
+    if "expander" in cfg:  # found by tools/fuzz.py: an expander without its address
+        if _get(cfg, "expander.type", "str") != "tca9535":
+            raise BoardError("expander.type: unknown expander %s (tca9535)" % cfg["expander"]["type"])
+        _get(cfg, "expander.bus", "int", 0, n_bus - 1)
+        _get(cfg, "expander.addr", "int", 0x03, 0x77)
     if len(cfg["slots"]) > 1 and "expander" not in cfg:
         raise BoardError("expander: required on a board with more than one slot")
     if "control_target" in cfg:

@@ -247,7 +247,23 @@ class VirtualBoard:
             self._kill()
 
     def _hard_reset_requested(self) -> None:
+        """machine.reset(): the MCU restarts at once, whatever the interpreter would do next
+        (with -i a SystemExit would leave it at the REPL: a locked board must never be)."""
         self._mode = "friendly"
+        p = self.proc
+        threading.Thread(target=self._reset_mcu, args=(p,), daemon=True).start()
+
+    def _reset_mcu(self, p) -> None:
+        time.sleep(0.05)  # the reset op's reply goes out first
+        with self._life:
+            if not self._running or self.proc is not p or p is None or p.poll() is not None:
+                return
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+            p.wait(timeout=5)
+        # the relay's supervisor sees the interpreter gone and boots the board again
 
     # ------------------------------------------------------------------ power
     def power_cut(self) -> None:
