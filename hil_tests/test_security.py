@@ -215,6 +215,8 @@ def test_a_locked_production_board_takes_only_its_owners_requests_and_bundles(si
             r = hbctl(*P, *argv)
             assert r.returncode != 0 and "unauthorized" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
         hbctl(*P, "vout", "5.0", secret=secret, check=True)
+        hbctl(*P, "provision", "board", "--serial", "SEC-2", "--force", secret=secret, check=True)
+        assert json.loads(hbctl(*P, "info", "--json", check=True).stdout)["identity"]["serial"] == "SEC-2"
         # a grid operator sheds load without it
         hbctl(*P, "curtail", check=True)
         hbctl(*P, "resume", check=True)
