@@ -1,7 +1,7 @@
 # Host protocol ops of the tuner (docs/protocol.md, "Tuning"), kept out of Protocol so that the
 # dispatcher does not grow with every feature: Protocol.ops is extended with these at start-up.
 from .protocol import ProtocolError
-from .vsearch import MODES
+from .tunemodes import MODES
 
 
 def install(protocol, app):

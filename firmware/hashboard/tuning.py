@@ -6,7 +6,7 @@
 # policy's throttle and curtailment act after the tuner and win over it.
 from . import argcheck
 from .compat import ticks_diff
-from .vsearch import MODE_IDS, MODES, OFF, TOL
+from .tunemodes import MODE_IDS, MODES, OFF, TOL
 
 CURRENT_SHARE = 0.9  # of the regulator's over-current trip a tuned module may draw: a trip is a
 # fault threshold, not an operating point (current sense noise would trip a module parked on it)

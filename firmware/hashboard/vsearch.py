@@ -8,18 +8,10 @@
 #   efficiency: as hashrate with the floor as target, then the probe with the best J/TH.
 # Probes are interpolated (secant on the measured quantity) and bisected; the bracket closes
 # at the regulator-friendly resolution RES_V.
-from .compat import const
-
-POWER = const(1)
-HASHRATE = const(2)
-EFFICIENCY = const(3)
-OFF = const(0)  # no goal (MODES[0])
-MODES = ("off", "power", "hashrate", "efficiency")
-MODE_IDS = {"power": POWER, "hashrate": HASHRATE, "efficiency": EFFICIENCY}
+from .tunemodes import EFFICIENCY, HASHRATE, MODE_IDS, MODES, OFF, POWER, TOL  # noqa: F401
 
 RES_V = 0.01  # string volts: ~0.7 % of power per step at 4.4 V
 FIRST_STEP_V = 0.1
-TOL = 0.02  # power goal band: within 2 % counts as at the goal
 
 
 class VoltageSearch:
