@@ -377,3 +377,16 @@ def test_a_locked_board_with_nothing_to_boot_holds_without_a_repl(monkeypatch):
     fake = _FakeLoader(locked=True)
     _exec_loader("boot.py", fake, monkeypatch)
     assert fake.calls[:2] == [("kbd", -1), "boot"]  # Ctrl-C is data before anything else runs
+
+
+def test_a_curtailment_never_lifts_the_board_above_its_owners_target():
+    """curtail is open to anyone (a grid operator sheds load); it must not raise power above
+    the authorized target: the goal is the lower of the two (audit finding)."""
+    from hashboard.power import PowerManager
+
+    pm = PowerManager(50.0, 625.0, 525.0, 12.5, 100, 1330.0, 1600.0)
+    pm.set_target(600.0)
+    pm.curtail(100)
+    assert pm.goal_w() == 600.0
+    pm.curtail(20)
+    assert pm.goal_w() == pytest.approx(1330.0 * 0.2)

@@ -43,7 +43,10 @@ class PowerManager:
         """The power the board should draw now, or None for 'run at the set frequencies'."""
         if self.curtailed:
             full = self.full_w or self.nominal_w
-            return full * self.level / 100.0
+            goal = full * self.level / 100.0
+            # a curtailment only ever sheds: never above the owner's own target (curtail is
+            # open to anyone on the line, a target is authorized; docs/security.md)
+            return goal if self.target_w is None else min(goal, self.target_w)
         return self.target_w
 
     def observe_full(self, power_w, all_hashing_at_default):
