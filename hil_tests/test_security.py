@@ -390,3 +390,35 @@ def test_a_curtailment_never_lifts_the_board_above_its_owners_target():
     assert pm.goal_w() == 600.0
     pm.curtail(20)
     assert pm.goal_w() == pytest.approx(1330.0 * 0.2)
+
+
+def test_the_console_guard_says_why_for_a_while_and_opens_the_repl_only_when_asked():
+    from hashboard.consoleguard import NOTICE, NOTICE_MS, ConsoleGuard
+
+    class App:
+        def __init__(self):
+            self.auth = type("A", (), {"locked": True})()
+            self.repl_requested = False
+            self.boot = type("B", (), {"repl_ok": False})()
+            self.said = []
+
+        def out(self, text):
+            self.said.append(text)
+
+    class Link:
+        refused = False
+        guard = None
+
+    app, link = App(), Link()
+    g = ConsoleGuard(app, link)
+    assert link.guard is app.auth
+    g.tick(0)
+    assert app.said == []  # nothing refused, nothing said
+    link.refused = True
+    for t in range(0, NOTICE_MS + 3000, 100):
+        g.tick(t)
+    assert app.said.count(NOTICE) == NOTICE_MS // 1000 + 1 and not link.refused
+    app.repl_requested = True
+    with pytest.raises(KeyboardInterrupt):
+        g.tick(NOTICE_MS + 4000)
+    assert app.boot.repl_ok

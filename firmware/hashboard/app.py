@@ -6,7 +6,8 @@ import json
 from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, tuneops
 from .diagops import Diagnostics
 from .auth import Authority
-from .compat import kbd_intr, ticks_add, ticks_diff
+from .compat import ticks_add, ticks_diff
+from .consoleguard import ConsoleGuard
 from .events import Events
 from .healthlog import HealthLog
 from .expander import TCA9535
@@ -24,9 +25,6 @@ _LINES_PER_PASS = 4  # host requests served per loop pass: a flood cannot starve
 _FAULTY = ("fault", "unidentified", "incompatible")
 
 
-# printed when a locked board refuses Ctrl-C (mpremote shows what it got instead of its prompt)
-_NOTICE_MS = 15000
-LOCKED_NOTICE = "board locked: the REPL opens only for an authorized host (hbctl unlock, or hbctl flash)\r\n"
 
 class App:
     def __init__(self, board, hw, clock, out, store=None, boot=None):
@@ -452,31 +450,11 @@ class App:
     def run(self, link):
         """Main loop: host lines and control steps, sleeping in small slices between."""
         self.start()
-        link.guard = self.auth
-        self._notice_until = None
-        self._notice_next = 0
+        guard = ConsoleGuard(self, link)
         self.out('@hb {"ready":true,"proto":%d}\n' % self.protocol.version)
-        kbd = None
         while True:
-            if kbd != self.auth.locked:  # a locked board's console keeps Ctrl-C as data
-                kbd = self.auth.locked
-                kbd_intr(-1 if kbd else 3)
             wait = self.serve(link)
-            now = self.clock.ticks_ms()
-            if link.refused:  # said at once, then once a second for a while: a REPL tool waiting
-                link.refused = False  # for its prompt sees why, and its own timeout can run out
-                self._notice_until = ticks_add(now, _NOTICE_MS)
-                self._notice_next = now
-            if self._notice_until is not None and ticks_diff(now, self._notice_next) >= 0:
-                self.out(LOCKED_NOTICE)
-                self._notice_next = ticks_add(now, 1000)
-                if ticks_diff(now, self._notice_until) >= 0:
-                    self._notice_until = None
-            if self.repl_requested:  # authorized: the controller stops, the REPL stays open
-                kbd_intr(3)
-                if self.boot is not None:
-                    self.boot.repl_ok = True  # main.py lets this KeyboardInterrupt through
-                raise KeyboardInterrupt
+            guard.tick(self.clock.ticks_ms())
             if wait > 0:
                 self.clock.sleep_ms(min(wait, 5))
 
