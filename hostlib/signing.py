@@ -5,10 +5,11 @@ part as JSON {"n", "e", "bytes", "kid"} (hbctl trust-key)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
+
+from hashboard.authmac import key_id
 
 from .errors import HbError
 
@@ -42,7 +43,7 @@ def public_doc(public_key) -> dict:
     nums = public_key.public_numbers()
     k = (nums.n.bit_length() + 7) // 8
     n_hex = format(nums.n, "x")
-    return {"n": n_hex, "e": nums.e, "bytes": k, "kid": hashlib.sha256(n_hex.encode()).hexdigest()[:16]}
+    return {"n": n_hex, "e": nums.e, "bytes": k, "kid": key_id(n_hex)}
 
 
 def load_private(path: Path):
@@ -72,7 +73,7 @@ def load_public(path: Path) -> dict:
         ok = False
     if not ok:
         raise KeyError_(f"verification key {path}: want the .pub.json hbctl keygen wrote (RSA-{KEY_BITS}, e 65537)")
-    return {"n": doc["n"], "e": 65537, "bytes": doc["bytes"], "kid": hashlib.sha256(doc["n"].encode()).hexdigest()[:16]}
+    return {"n": doc["n"], "e": 65537, "bytes": doc["bytes"], "kid": key_id(doc["n"])}
 
 
 def sign(key, message: bytes) -> str:

@@ -38,8 +38,7 @@ def expected(kind: str, mode: str, slot: int, i: int | None, k: int | None, cfg:
     """The cause and the component (designator) a correct diagnosis names first."""
     if kind == "chip":
         if mode == "leaky":  # its domain (the taps see domains; the bench finds the chip)
-            m = cfg["module"]
-            return "domain_leak", refs.domain_refs(cfg, i // (m["chips"] // m.get("domains", 1)))
+            return "domain_leak", refs.domain_refs(cfg, refs.chip_pos(cfg, i)[2])
         cause = {"dead": "no_response", "flaky": "crc_errors", "badid": "bad_id"}.get(mode, mode)
         return cause, refs.chip_ref(cfg, i)
     if kind == "link":  # the break between I and I+1: the first chip cut off, its link named

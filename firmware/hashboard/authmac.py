@@ -54,14 +54,18 @@ def check(self, line):
     return None
 
 
+def key_id(modulus_hex):
+    """A verification key's short id: the first 16 hex digits of SHA-256 of its modulus (as
+    hbctl keygen prints it)."""
+    return _hex(hashlib.sha256(modulus_hex.encode()).digest()[:8])
+
+
 def summary(self):
     """info's "security" block: development (no secret: every op open; no verification
     key: unsigned bundles boot), provisioned, or production (locked)."""
     key = self.store.read("verify_key")
     signed = key["n"] if isinstance(key, dict) and isinstance(key.get("n"), str) else None
-    kid = None
-    if signed is not None:
-        kid = _hex(hashlib.sha256(signed.encode()).digest()[:8])
+    kid = None if signed is None else key_id(signed)
     if self.secret is None:
         return {"mode": "development", "locked": False, "locked_ops": [], "signed_updates": kid}
     return {"mode": "production" if self.locked else "provisioned", "locked": self.locked,

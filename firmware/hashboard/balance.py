@@ -92,8 +92,8 @@ class DomainProbe:
             return DEAD, worst_c, "domain %d conducts x%.2f of the others' median (at %.2f V)" % (
                 worst_c, r, self.vd[worst_c])
         return BALANCED, None, "domains %s V, conductance x%.2f..x%.2f, leakage %.1f..%.1f A" % (
-            "/".join("%.3f" % self.vd[d] for d in range(n)), _lo(self.cond) / mc if mc else 0.0,
-            _hi(self.cond) / mc if mc else 0.0, _lo(self.leak), lk)
+            "/".join("%.3f" % self.vd[d] for d in range(n)), min(self.cond) / mc if mc else 0.0,
+            max(self.cond) / mc if mc else 0.0, min(self.leak), lk)
 
 
 def _median(xs):
@@ -101,16 +101,3 @@ def _median(xs):
     k = len(s)
     return s[k // 2] if k % 2 else 0.5 * (s[k // 2 - 1] + s[k // 2])
 
-
-def _lo(xs):
-    m = xs[0]
-    for x in xs:
-        m = min(m, x)
-    return m
-
-
-def _hi(xs):
-    m = xs[0]
-    for x in xs:
-        m = max(m, x)
-    return m

@@ -1,16 +1,10 @@
 # Protocol ops of the board's security (docs/security.md, docs/protocol.md): the challenge an
 # authorized request answers, the production lock, and a REPL session for an authorized host
 # (hbctl flash on a locked board). The check itself is Protocol.handle's, with auth.needs_auth.
-import hashlib
-
+from .authmac import key_id
 from .protocol import ProtocolError
 
 KEY_DOC = "verify_key"  # verify_key.json at the flash root: the loader (bootsel) reads it
-
-
-def kid(modulus_hex):
-    """A key's short id: the first 16 hex digits of SHA-256 of its modulus (as hbctl keygen)."""
-    return "".join("%02x" % b for b in hashlib.sha256(modulus_hex.encode()).digest()[:8])
 
 
 def install(protocol, app):
@@ -71,7 +65,7 @@ def install(protocol, app):
         if not ok:
             raise ProtocolError("bad_args", "verify_key: want a 2048-bit RSA modulus in hex")
         app.store.write(KEY_DOC, {"n": modulus, "e": 65537, "bytes": 256})
-        return {"verify_key": kid(modulus)}
+        return {"verify_key": key_id(modulus)}
 
     protocol.ops["verify_key"] = op_verify_key
     protocol.ops["challenge"] = op_challenge
