@@ -32,8 +32,8 @@ def check(message, sig_hex, key):
         s = int(sig_hex.strip(), 16)
     except ValueError:
         return "signature is not hex"
-    if s >= n:
-        return "signature out of range"
+    if s >= n:  # a larger modulus's signature: another key's, said as such (not a separate case)
+        return "signature does not verify (out of this key's range: signed with another key)"
     if pow(s, e, n) != int.from_bytes(expected_block(message, k), "big"):
         return "signature does not verify (tampered, or signed with another key)"
     return None
