@@ -2,13 +2,16 @@
 `heap`), and the allocation of the steady-state control loop, measured by the board itself over N
 control periods while every module hashes (op `alloc_probe`, firmware/hashboard/allocprobe.py).
 
-    python -m tools.bench_ram [--periods 1000] [--heap 320k]
+    python -m tools.bench_ram [--periods 1000] [--heap 320k] [--code]
 
-Prints the figures; docs/benchmarks.md ("RAM") quotes them."""
+Prints the figures; docs/benchmarks.md ("RAM") quotes them. `--code` also prints what each
+firmware module loaded at boot holds on the heap (its code, compiled from source), the
+interpreter's interned-name pool, and the sum."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,14 +22,50 @@ for p in (ROOT, ROOT / "firmware"):
         sys.path.insert(0, str(p))
 
 from hostlib.link import Link  # noqa: E402
-from hostlib.sim.virtual import VirtualBoard  # noqa: E402
+from hostlib.sim.virtual import VirtualBoard, _micropython  # noqa: E402
+
+# Run on the interpreter: import what the controller imports at boot, then re-import each module
+# alone (its names already interned) to size its own code; the first pass's total includes the
+# names. Modules loaded later (lazy ops, diag, tuner modes) are not counted.
+_CODE_PROBE = """
+import gc, sys, micropython
+sys.path.insert(0, FIRMWARE)
+gc.collect(); a0 = gc.mem_alloc()
+import hashboard, hashboard.app, hashboard.hal, hashboard.settings, hashboard.hostlink
+gc.collect(); total = gc.mem_alloc() - a0
+sizes = []
+for n in sorted(k for k in sys.modules if k.startswith("hashboard.")):
+    short = n.split(".")[1]
+    saved = sys.modules.pop(n)
+    gc.collect(); b0 = gc.mem_alloc()
+    __import__(n)
+    gc.collect(); sizes.append((gc.mem_alloc() - b0, short))
+    sys.modules[n] = saved
+    setattr(hashboard, short, saved)
+sizes.sort()
+for b, n in sizes:
+    print("%7d  %s" % (b, n))
+print("%7d  the modules' own code (sum)" % sum(b for b, n in sizes))
+print("%7d  all of it at first import, interned names included" % total)
+micropython.qstr_info()
+"""
+
+
+def code_sizes() -> None:
+    out = subprocess.run([_micropython(), "-X", "heapsize=4m", "-c", _CODE_PROBE.replace("FIRMWARE", repr(str(ROOT / "firmware")))],
+                         capture_output=True, text=True, check=True).stdout
+    print("heap held by each module loaded at boot (bytes, 64-bit unix port):")
+    print(out, end="")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--periods", type=int, default=1000)
     ap.add_argument("--heap", default="320k")
+    ap.add_argument("--code", action="store_true", help="also size each module's code on the heap")
     a = ap.parse_args(argv)
+    if a.code:
+        code_sizes()
     with VirtualBoard(speed=1.0, heap=a.heap) as vb:
         if not vb.wait_ready(120):
             print("board did not become ready")
@@ -47,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                     break
             heap1 = ln.request("status").get("heap", {})
     print(f"heap {a.heap} (64-bit unix port): at hashing {heap0}, after {a.periods} periods {heap1}")
-    print(f"control steps measured {d['steps']} of {a.periods} ({d['lost_to_gc']} had a collection inside)")
+    print(f"control steps measured {d['steps']} of {a.periods} (each with the collector held off; "
+          f"{d['unmeasured']} unmeasured, too little free heap for that); "
+          f"gaps between steps measured {d['gaps']} ({d['lost_to_gc']} had a collection inside)")
     print(f"allocated per control step: mean {d['per_step']:.0f} B, max {d['max_step']} B; "
-          f"per whole period (loop, host lines, ramps): {d['per_period']:.0f} B")
+          f"between two steps (host lines, ramps): {d['per_period']:.0f} B")
     return 0
 
 

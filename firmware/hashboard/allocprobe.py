@@ -1,7 +1,12 @@
 # Heap allocation per control period (issue 15 RAM, tools/bench_ram.py): gc.mem_alloc() before
-# and after each control step and each whole loop pass for N periods while the board runs. A
-# collection inside a period makes its difference meaningless: those periods are counted apart.
+# and after each control step and each whole loop pass for N periods while the board runs. Each
+# measured step runs with the collector held off (after a collection, so it has the room): a
+# collection inside would make the difference meaningless, and skipping such steps would skip
+# exactly the ones that allocate most. Between steps a collection may still run: those gaps are
+# counted apart.
 import gc
+
+_ROOM = 48 * 1024  # free heap a measured step needs (the most one was seen to allocate: ~12 KB)
 
 
 class AllocProbe:
@@ -10,31 +15,43 @@ class AllocProbe:
         self.steps = 0  # control steps measured
         self.step_bytes = 0
         self.loop_bytes = 0  # from one control step's start to the next's (host lines, ramps too)
-        self.lost = 0  # periods a collection ran in
+        self.short = 0  # steps run unmeasured: too little free heap to hold the collector off
+        self.gaps = 0  # between-step gaps measured
+        self.lost = 0  # gaps a collection ran in
         self.max_step = 0
         self._mark = -1
 
     def step(self, control_step, now):
-        a0 = gc.mem_alloc()
-        if self._mark >= 0:
-            d = a0 - self._mark
-            if d >= 0:
-                self.loop_bytes += d
-        control_step(now)
-        a1 = gc.mem_alloc()
-        d = a1 - a0
-        if d < 0:
-            self.lost += 1
+        a = gc.mem_alloc()
+        if self._mark >= 0:  # since the last step's end: host lines, ramps (no collection if >= 0)
+            if a >= self._mark:
+                self.loop_bytes += a - self._mark
+                self.gaps += 1
+            else:
+                self.lost += 1
+        gc.collect()
+        if gc.mem_free() < _ROOM:  # no room to hold the collector off: run it unmeasured
+            self.short += 1
+            control_step(now)
             self._mark = -1
-        else:
-            self.step_bytes += d
-            self.max_step = max(self.max_step, d)
-            self.steps += 1
-            self._mark = a1
+            self.left -= 1
+            return
+        gc.disable()
+        try:
+            a0 = gc.mem_alloc()
+            control_step(now)
+            d = gc.mem_alloc() - a0
+        finally:
+            gc.enable()
+        self.step_bytes += d
+        if d > self.max_step:
+            self.max_step = d
+        self.steps += 1
+        self._mark = gc.mem_alloc()
         self.left -= 1
 
     def doc(self):
         n = self.steps or 1
-        return {"periods_left": self.left, "steps": self.steps, "lost_to_gc": self.lost,
+        return {"periods_left": self.left, "steps": self.steps, "unmeasured": self.short, "lost_to_gc": self.lost,
                 "step_bytes": self.step_bytes, "per_step": self.step_bytes / n, "max_step": self.max_step,
-                "loop_bytes": self.loop_bytes, "per_period": self.loop_bytes / n}
+                "loop_bytes": self.loop_bytes, "gaps": self.gaps, "per_period": self.loop_bytes / (self.gaps or 1)}

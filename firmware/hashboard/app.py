@@ -3,8 +3,7 @@
 import gc
 import json
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, diagops, provision, tuneops
-from .diagops import Diagnostics
+from . import PROTOCOL_VERSION, VERSION, argcheck, bm1370, ctltarget, identity
 from .auth import Authority
 from .compat import ticks_add, ticks_diff
 from .consoleguard import ConsoleGuard
@@ -24,6 +23,14 @@ _BUSY = ("identifying", "powering", "enumerating", "ramping")
 _LINES_PER_PASS = 4  # host requests served per loop pass: a flood cannot starve the control step
 _FAULTY = ("fault", "unidentified", "incompatible")
 
+
+# (module, its ops) for Protocol.lazy
+_LAZY_OPS = (
+    ("secops", ("challenge", "lock", "unlock", "repl", "verify_key")),
+    ("storeops", ("provision", "save_profile", "repair_log")),
+    ("tuneops", ("tune", "tune_status", "profiles")),
+    ("diagops", ("diag", "diag_status")),
+)
 
 
 class App:
@@ -73,17 +80,17 @@ class App:
         self.auth = Authority(clock, self.store)
         self.repl_requested = False  # an authorized host asked for the REPL (secops.op_repl)
         self.protocol = Protocol(self)
-        for op in ("challenge", "lock", "unlock", "repl", "verify_key"):
-            self.protocol.lazy[op] = "secops"
+        # ops loaded at their first use: a board that never needs them never holds their code
+        for where, ops in _LAZY_OPS:
+            for op in ops:
+                self.protocol.lazy[op] = where
         self.tuning = Tuning(self, chip)
-        tuneops.install(self.protocol, self)
-        self.diag = Diagnostics(self)
-        diagops.install(self.protocol, self)
+        self.diag = None  # diagops.Diagnostics, made when the diag ops first load
         self.ctl = None
         ct = board.get("control_target")
         if ct is not None:
             mem = bytearray(ctltarget.SIZE)
-            ident = provision.board_identity(self.store)
+            ident = identity.board_identity(self.store)
             ctl = ctltarget.ControlTarget(mem, VERSION, PROTOCOL_VERSION, n, ident["serial"] if ident else "")
             if hw.control_target(ct, mem) is not None:
                 self.ctl = ctl
@@ -354,7 +361,8 @@ class App:
             m.power_cap = cap
         if self.ctl is not None:
             self.ctl.service(self, now)
-        self.diag.step(now)  # a diagnostic run's next piece (one chip's read-back at most)
+        if self.diag is not None:
+            self.diag.step(now)  # a diagnostic run's next piece (one chip's read-back at most)
         self._check_heartbeat(now)
         if ticks_diff(now, self._next_tele) >= 0:
             self._next_tele = ticks_add(now, self.tele_period)

@@ -152,6 +152,9 @@ class Diagnostics:
 
 
 def install(protocol, app):
+    if app.diag is None:
+        app.diag = Diagnostics(app)
+
     def op_diag(args):
         """{"module": M, "passes": 1..3, "days": D}: start a diagnostic run on module M (every
         present module without one); D, the host's date, goes into the repair log entry."""

@@ -84,3 +84,15 @@ def write(i2c, addr, record, buf, settle=None):
     it back. Its seq must be newer than the current one (callers take read()['seq'] + 1).
     A power cut at any point leaves the previous copy valid. Returns the slot written."""
     return eerecord.write(i2c, addr, SLOTS, record, buf, decode, IdentityError, settle)
+
+
+# The board's own identity: a small JSON document on the MCU's flash (written by provision.py).
+# Read here, at boot and by info, so that the writer loads only when a factory station asks.
+BOARD_DOC = "identity"
+
+
+def board_identity(store):
+    doc = store.read(BOARD_DOC)
+    if isinstance(doc, dict) and isinstance(doc.get("serial"), str) and doc["serial"]:
+        return doc
+    return None

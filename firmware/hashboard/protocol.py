@@ -3,8 +3,8 @@
 import json
 import sys
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, provision, status
-from .auth import needs_auth, parse_secret
+from . import PROTOCOL_VERSION, VERSION, argcheck, identity, status
+from .auth import needs_auth
 
 PREFIX = "@hb "
 
@@ -35,9 +35,6 @@ class Protocol:
             "resume": self.op_resume,
             "heartbeat": self.op_heartbeat,
             "clear": self.op_clear,
-            "save_profile": self.op_save_profile,
-            "repair_log": self.op_repair_log,
-            "provision": self.op_provision,
         }
         self.lazy = {}  # op -> module holding it, loaded at first use (_load)
 
@@ -125,7 +122,7 @@ class Protocol:
         return {
             "board": b["name"], "chip": b["chip"],
             "firmware": fw, "app": fw, "protocol": PROTOCOL_VERSION,
-            "identity": provision.board_identity(self.app.store),
+            "identity": identity.board_identity(self.app.store),
             "runtime": status.runtime(), "platform": sys.platform,
             "slots": len(b["slots"]), "chips_per_module": b["module"]["chips"],
             "limits": argcheck.info_limits(b),
@@ -233,70 +230,6 @@ class Protocol:
             m.clear_fault(now)
             done.append({"module": m.slot, "before": before, "after": status.brief(m)})
         return {"cleared": True, "modules": done}
-
-    def op_save_profile(self, args):
-        """{"module": M}: the module's live per-chip targets and voltage into its EEPROM."""
-        m = self._module_arg(args, True)[0]
-        try:
-            p = m.save_profile()
-        except ValueError as e:
-            raise ProtocolError("bad_args", str(e))
-        except OSError:
-            raise ProtocolError("io", "module %d EEPROM write failed; its previous profile is kept" % m.slot)
-        return {"module": m.slot, "seq": p["seq"], "vout_mv": p["vout_mv"], "freqs": p["freqs"]}
-
-    def op_repair_log(self, args):
-        """{"module": M, "add": {"days": D, "code": C, "arg": A}}: read (and append to) the log."""
-        m = self._module_arg(args, True)[0]
-        add = args.get("add")
-        if add is not None:
-            if not isinstance(add, dict):
-                raise ProtocolError("bad_args", "add must be an object")
-            for k, hi in (("days", 0xFFFF), ("code", 0xFF), ("arg", 0xFF)):
-                v = add.get(k, 0)
-                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
-                    raise ProtocolError("bad_args", "add.%s must be an integer 0..%d" % (k, hi))
-            add = (add.get("days", 0), add.get("code", 0), add.get("arg", 0))
-        try:
-            entries = m.repair_log(add)
-        except ValueError as e:
-            raise ProtocolError("bad_args", str(e))
-        except OSError:
-            raise ProtocolError("io", "module %d EEPROM did not answer or verify" % m.slot)
-        return {"module": m.slot, "entries": [{"seq": e[0], "days": e[1], "code": e[2], "arg": e[3]} for e in entries]}
-
-    def op_provision(self, args):
-        """{"target": "board"|"module", "serial", "model", "date": [yy,mm,dd], "module": M,
-        "grade", "vout_mv", "vout_max_mv", "force"}: write an identity once, verified by read-back."""
-        app = self.app
-        target = args.get("target")
-        try:
-            if target == "board":
-                secret = args.get("secret")
-                if secret is not None:
-                    parse_secret(secret)  # a bad one is refused before the identity is written
-                doc = provision.provision_board(app.store, app.board, args)
-                if secret is not None:
-                    app.auth.store_secret(secret)
-                    doc = dict(doc)
-                    doc["secret"] = "stored"
-                if app.ctl is not None:
-                    app.ctl.set_serial(doc["serial"])
-                return {"board": doc}
-            if target == "module":
-                m = self._module_arg(args, True)[0]
-                rec = provision.provision_module(m, app.board, args, app.clock.ticks_ms())
-                return {"module": m.slot, "serial": rec["serial"], "model": rec["model"], "seq": rec["seq"],
-                        "vout_mv": rec["vout_mv"], "vout_max_mv": rec["vout_max_mv"]}
-        except provision.Exists as e:
-            raise ProtocolError("exists", str(e))
-        except (argcheck.BadValue, argcheck.OutOfRange):
-            raise
-        except ValueError as e:
-            raise ProtocolError("bad_args", str(e))
-        except OSError:
-            raise ProtocolError("io", "identity write did not verify; the previous one is kept")
-        raise ProtocolError("bad_args", "target must be board or module")
 
     def op_events(self, args, rid=None):
         """Streamed reply, one event at a time (the ring can be larger than a free heap block)."""

@@ -2,8 +2,7 @@
 # flash, and module identity EEPROMs. Written once, verified by read-back, and never overwritten
 # without force, so a production-line slip cannot erase a board's or a module's serial.
 from . import argcheck, identity
-
-BOARD_DOC = "identity"
+from .identity import BOARD_DOC, board_identity
 
 
 def _text(args, key, maxlen, default=None):
@@ -17,13 +16,6 @@ def _date(args):
             or not (0 <= d[0] <= 99 and 1 <= d[1] <= 12 and 1 <= d[2] <= 31)):
         raise ValueError("date must be [yy, mm, dd]")
     return d
-
-
-def board_identity(store):
-    doc = store.read(BOARD_DOC)
-    if isinstance(doc, dict) and isinstance(doc.get("serial"), str) and doc["serial"]:
-        return doc
-    return None
 
 
 class Exists(ValueError):

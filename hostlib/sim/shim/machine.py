@@ -75,20 +75,34 @@ class I2C:
         return (nbytes * 9 + 2 * starts) * 1000000 // self.freq
 
     def writeto(self, addr, buf, stop=True):
-        simbus.call(_OP_I2C_W, self.id, bytes((addr,)) + bytes(buf), self._wire_us(len(buf) + 1))
+        self._req[0] = addr
+        simbus.call(_OP_I2C_W, self.id, buf, self._wire_us(len(buf) + 1), self._req, 1)
         return len(buf) + 1
 
+    def _memaddr(self, at, memaddr, addrsize):
+        """The memory address into the request at `at` (16-bit: high byte first, as 24C32 and
+        larger parts take it); returns the request's length."""
+        r = self._req
+        if addrsize == 16:
+            r[at] = memaddr >> 8
+            r[at + 1] = memaddr & 0xFF
+            return at + 2
+        r[at] = memaddr
+        return at + 1
+
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
-        a = bytes((addr, memaddr >> 8, memaddr & 0xFF)) if addrsize == 16 else bytes((addr, memaddr))
-        simbus.call(_OP_I2C_W, self.id, a + bytes(buf), self._wire_us(len(buf) + len(a)))
+        r = self._req
+        r[0] = addr
+        k = self._memaddr(1, memaddr, addrsize)
+        simbus.call(_OP_I2C_W, self.id, buf, self._wire_us(len(buf) + k), r, k)
 
     def readfrom_into(self, addr, buf, stop=True):
         r = self._req
         r[0] = addr
         r[1] = len(buf) & 0xFF
         r[2] = len(buf) >> 8
-        n = simbus.call(_OP_I2C_R, self.id, memoryview(r)[0:3], self._wire_us(len(buf) + 1))
-        buf[0:n] = simbus.rmv[0:n]
+        n = simbus.call(_OP_I2C_R, self.id, b"", self._wire_us(len(buf) + 1), r, 3)
+        simbus.copy_into(buf, n)
 
     def readfrom(self, addr, nbytes, stop=True):
         b = bytearray(nbytes)
@@ -100,15 +114,9 @@ class I2C:
         r[0] = addr
         r[1] = len(buf) & 0xFF
         r[2] = len(buf) >> 8
-        if addrsize == 16:  # high byte first, as 24C32 and larger parts take it
-            r[3] = memaddr >> 8
-            r[4] = memaddr & 0xFF
-            k = 5
-        else:
-            r[3] = memaddr
-            k = 4
-        n = simbus.call(_OP_I2C_WR, self.id, memoryview(r)[0:k], self._wire_us(len(buf) + k - 1, 2))
-        buf[0:n] = simbus.rmv[0:n]
+        k = self._memaddr(3, memaddr, addrsize)
+        n = simbus.call(_OP_I2C_WR, self.id, b"", self._wire_us(len(buf) + k - 1, 2), r, k)
+        simbus.copy_into(buf, n)
 
     def readfrom_mem(self, addr, memaddr, nbytes, addrsize=8):
         b = bytearray(nbytes)
@@ -140,8 +148,7 @@ class UART:
     def write(self, buf):
         self._put_baud()
         # 10 bit times per byte (start, 8 data, stop) at the baud rate in use
-        simbus.call(_OP_UART_W, self.id, bytes(self._req[0:4]) + bytes(buf),
-                    len(buf) * 10000000 // self.baud)
+        simbus.call(_OP_UART_W, self.id, buf, len(buf) * 10000000 // self.baud, self._req, 4)
         return len(buf)
 
     def any(self):
@@ -156,7 +163,7 @@ class UART:
         n = simbus.call(_OP_UART_R, self.id, self._req)
         if not n:
             return None
-        buf[0:n] = simbus.rmv[0:n]
+        simbus.copy_into(buf, n)
         return n
 
     def read(self, nbytes=256):
