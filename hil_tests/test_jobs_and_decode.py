@@ -107,3 +107,26 @@ def test_counter_attribution_matches_the_nonce_offsets(counter, chips):
     i = jobs.chip_of_counter(counter, chips)
     end = jobs.slice_start(i + 1, chips) if i + 1 < chips else 1 << 25
     assert jobs.slice_start(i, chips) <= counter < end
+
+
+@given(st.binary(min_size=32, max_size=32), st.integers(1, 1 << 40),
+       st.sampled_from([0, 1, 2, 31]), st.integers(-1, 1))
+def test_the_byte_compare_against_a_tickets_target_is_the_integer_rule(digest, ticket, at, nudge):
+    """The firmware judges each nonce with `at_most(digest, target(ticket))`, no 256-bit integer;
+    it must agree with `meets`, also for digests right at the target (nudged one either way)."""
+    limit = jobs.target(ticket)
+    near = bytearray(limit)
+    near[at] = max(0, min(255, near[at] + nudge))  # a digest one step around the target's bytes
+    for d in (digest, bytes(near)):
+        assert jobs.at_most(d, limit) == jobs.meets(d, ticket)
+
+
+def test_header_rebuilt_into_a_given_buffer_is_the_same_header():
+    header = ka_headers.headers()[0]
+    payload = bytearray(jobs.JOB_LEN)
+    jobs.job_payload(payload, header, 0x30)
+    version = int.from_bytes(header[0:4], "little")
+    nonce = int.from_bytes(header[76:80], "little")
+    buf = bytearray(b"\xee" * 80)
+    assert jobs.header_from_job(payload, nonce, version, buf) is buf
+    assert bytes(buf) == bytes(header) == bytes(jobs.header_from_job(payload, nonce, version))

@@ -401,18 +401,34 @@ class App:
             self.boot.restart()  # the next boot counts against the trial; 3 and it is reverted
 
     def _board_state(self):
-        states = [m.state for m in self.modules]
+        # counted in one plain pass: no list or generator per control period
+        busy = running = faulty = empty = 0
+        throttled = hashing = False
+        for m in self.modules:
+            s = m.state
+            if s in _BUSY:
+                busy += 1
+            if s in RUNNING:
+                running += 1
+            if s in _FAULTY:
+                faulty += 1
+            if s == EMPTY:
+                empty += 1
+            if s == "throttled":
+                throttled = True
+            elif s == "hashing":
+                hashing = True
         if self.power.curtailed:
             return "curtailed"
-        if any(s in _BUSY for s in states) and not any(s in RUNNING for s in states):
+        if busy and not running:
             return "booting"
-        if "throttled" in states:
+        if throttled:
             return "throttled"
-        if "hashing" in states:
+        if hashing:
             return "hashing"
-        if any(s in _FAULTY for s in states):
+        if faulty:
             return "fault"
-        if all(s == EMPTY for s in states) and ticks_diff(self.clock.ticks_ms(), self.boot_ms) < 2000:
+        if empty == len(self.modules) and ticks_diff(self.clock.ticks_ms(), self.boot_ms) < 2000:
             return "booting"
         return "off"
 

@@ -75,6 +75,8 @@ class Chain:
         self.fault_chip = -1
         self.fault_cause = OK
         self.cur_mhz = chip.RESET_MHZ
+        self._steady_cap = -1.0  # the cap under which every chip was last found at its goal
+        self.ghs_sum = 0.0  # the chips' GH/s (short average), as of the last sweep
         self.baud = chip.SLOW_BAUD
         self.bytes_tx = 0
         self.bytes_rx = 0
@@ -189,10 +191,8 @@ class Chain:
         self.parser.set_frame_len(9)
         self.cur_mhz = self.chip.RESET_MHZ
         self._primed = False
+        self.stopped()
         for i in range(self.expected):
-            self.freq[i] = 0.0
-            self.ghs[i] = 0.0
-            self.ghs_long[i] = 0.0
             self.err_rate[i] = 0.0
         self.health = ChainHealth(self.expected)
         self.fault_chip = -1
@@ -233,6 +233,7 @@ class Chain:
             self._write(0, reg, value)
         for i in range(self.expected):
             self.freq[i] = self.cur_mhz if self.enabled[i] else 0.0
+        self._steady_cap = -1.0
         self.work.reset(ticket_difficulty)
         return self.found
 
@@ -304,8 +305,18 @@ class Chain:
         self.sweep()  # prime the counters: the first real sweep has a delta
 
     # ---------------------------------------------------------------- frequency
+    def stopped(self):
+        """The chips lost power or their PLLs: no frequency, no rates."""
+        for i in range(self.expected):
+            self.freq[i] = 0.0
+            self.ghs[i] = 0.0
+            self.ghs_long[i] = 0.0
+        self.ghs_sum = 0.0
+        self._steady_cap = -1.0
+
     def write_freq(self, mhz, chip_index=-1):
         """Program PLL0 (all enabled chips, or one); returns the frequency actually set."""
+        self._steady_cap = -1.0
         s = pll.solve(mhz, self.chip.FB_MIN, self.chip.FB_MAX)
         value = pll.register_value(s[0], s[1], s[2], s[3])
         if chip_index < 0:
@@ -326,6 +337,7 @@ class Chain:
     def set_targets(self, mhz, chip_index=-1):
         # the frequency the PLL really makes, so a ramp can arrive exactly (e.g. 302.5 -> 302.4)
         mhz = pll.solve(mhz, self.chip.FB_MIN, self.chip.FB_MAX)[4]
+        self._steady_cap = -1.0
         for i in range(self.expected):
             if chip_index < 0 or i == chip_index:
                 self.target[i] = mhz
@@ -333,6 +345,10 @@ class Chain:
     def step_toward_targets(self, step, cap=10000.0):
         """One ramp step for every chip not at min(its target, cap). True when all are there.
         While all chips move together one broadcast write does it; otherwise per chip."""
+        if cap == self._steady_cap:
+            # nothing moved since every chip was found at its goal under this cap: the steady
+            # state's answer without a pass over the chips (each float there is a heap object)
+            return True
         common = -1.0
         same = True
         pending = False
@@ -351,6 +367,7 @@ class Chain:
             elif abs(nxt - common) > 0.001:
                 same = False
         if not pending:
+            self._steady_cap = cap
             return True
         if same:
             self.write_freq(common)
@@ -419,6 +436,10 @@ class Chain:
                 self.ghs[i] = 0.7 * self.ghs[i] + 0.3 * ghs  # ~3 s
                 self.ghs_long[i] = 0.95 * self.ghs_long[i] + 0.05 * ghs  # ~20 s
                 self.err_rate[i] = 0.7 * self.err_rate[i] + 0.3 * er
+        g = 0.0
+        for v in self.ghs:
+            g += v
+        self.ghs_sum = g  # summed once a sweep; read every period (power, the I2C map, the tuner)
         chip, cause = self.health.verdict(self.enabled, self.err_rate)
         self._update_fault(chip, cause)
         return chip

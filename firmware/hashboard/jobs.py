@@ -10,11 +10,21 @@ JOB_LEN = const(82)
 DIFF1 = 0xFFFF << 208  # pool difficulty 1 target
 
 
-def _reverse_words(src, dst, off):
+# The job and header codecs copy byte by byte, never through slices: they run for every job
+# sent and every nonce checked, and a slice is a heap object on MicroPython (docs/benchmarks.md,
+# "RAM": the control loop's allocation).
+def _copy(src, soff, dst, doff, n):
+    for i in range(n):
+        dst[doff + i] = src[soff + i]
+
+
+def _reverse_words(src, soff, dst, off):
     # word order 7..0, bytes inside each word unchanged (EM reverse_32bit_words)
     for w in range(8):
-        s = (7 - w) * 4
-        dst[off + w * 4 : off + w * 4 + 4] = src[s : s + 4]
+        s = soff + (7 - w) * 4
+        d = off + w * 4
+        for k in range(4):
+            dst[d + k] = src[s + k]
 
 
 def job_payload(buf, header, job_id, starting_nonce=0):
@@ -22,22 +32,24 @@ def job_payload(buf, header, job_id, starting_nonce=0):
     buf[0] = job_id
     buf[1] = 1  # num_midstates
     struct.pack_into("<I", buf, 2, starting_nonce)
-    buf[6:10] = header[72:76]  # nbits
-    buf[10:14] = header[68:72]  # ntime
-    _reverse_words(header[36:68], buf, 14)  # merkle root
-    _reverse_words(header[4:36], buf, 46)  # previous block hash
-    buf[78:82] = header[0:4]  # version
+    _copy(header, 72, buf, 6, 4)  # nbits
+    _copy(header, 68, buf, 10, 4)  # ntime
+    _reverse_words(header, 36, buf, 14)  # merkle root
+    _reverse_words(header, 4, buf, 46)  # previous block hash
+    _copy(header, 0, buf, 78, 4)  # version
     return JOB_LEN
 
 
-def header_from_job(payload, nonce_le, version):
-    """Rebuild the 80-byte header a chip hashed from a job payload, its nonce and version."""
-    h = bytearray(80)
+def header_from_job(payload, nonce_le, version, h=None):
+    """Rebuild the 80-byte header a chip hashed from a job payload, its nonce and version (into
+    h, an 80-byte buffer, when given)."""
+    if h is None:
+        h = bytearray(80)
     struct.pack_into("<I", h, 0, version)
-    _reverse_words(payload[46:78], h, 4)
-    _reverse_words(payload[14:46], h, 36)
-    h[68:72] = payload[10:14]
-    h[72:76] = payload[6:10]
+    _reverse_words(payload, 46, h, 4)
+    _reverse_words(payload, 14, h, 36)
+    _copy(payload, 10, h, 68, 4)
+    _copy(payload, 6, h, 72, 4)
     struct.pack_into("<I", h, 76, nonce_le)
     return h
 
@@ -91,3 +103,19 @@ def difficulty(digest):
 def meets(digest, ticket_difficulty):
     """True if the hash meets the ticket difficulty (integer compare, no float on the MCU)."""
     return hash_value(digest) * ticket_difficulty <= DIFF1
+
+
+def target(ticket_difficulty):
+    """The largest hash (32 bytes, little-endian like a digest) that meets the ticket: made once
+    per ticket, so that each nonce is judged by `at_most` without a 256-bit integer."""
+    return bytearray((DIFF1 // ticket_difficulty).to_bytes(32, "little"))
+
+
+def at_most(digest, limit):
+    """digest <= limit, both 32-byte little-endian numbers (meets(d, t) == at_most(d, target(t)))."""
+    for i in range(31, -1, -1):
+        a = digest[i]
+        b = limit[i]
+        if a != b:
+            return a < b
+    return True

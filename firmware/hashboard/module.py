@@ -140,10 +140,7 @@ class Module:
         # the bus disturbance that tripped the guard may also eat the off commands: until every
         # one of them took, the module counts as powered and the off is sent again each period
         self.off_pending = not ok and self.fsm.state != EMPTY
-        for i in range(self.chain.expected):
-            self.chain.freq[i] = 0.0
-            self.chain.ghs[i] = 0.0
-            self.chain.ghs_long[i] = 0.0
+        self.chain.stopped()
         self.vout = self.iout = 0.0
         if self.fsm.state == EMPTY:
             self._forget()
@@ -599,7 +596,4 @@ class Module:
                 self.power_off(now, FAULT, "chain:no_response")
 
     def ghs(self):
-        g = 0.0
-        for v in self.chain.ghs:
-            g += v
-        return g
+        return self.chain.ghs_sum

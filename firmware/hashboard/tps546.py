@@ -4,6 +4,9 @@ from .compat import const
 
 _DEVICE_IDS = (b"TITm$A", b"TITm$b", b"TITk$A")  # 54 49 54 6D 24 41 / ..62 / 54 49 54 6B 24 41
 _RETRIES = const(3)
+# STATUS_WORD bits faults() names; none set is the steady state, answered by one shared tuple
+_NAMED = pm.SW_TEMP | pm.SW_IOUT_OC | pm.SW_IOUT | pm.SW_VOUT_OV | pm.SW_VOUT | pm.SW_VIN_UV | pm.SW_CML
+_NO_FAULTS = ()
 
 
 class RegulatorError(OSError):
@@ -156,6 +159,8 @@ class TPS546:
         STATUS_TEMPERATURE/IOUT/VOUT."""
         if sw is None:
             sw = self.status_word()
+        if not sw & _NAMED:
+            return _NO_FAULTS  # the steady state: no list made every control period
         names = []
         if sw & pm.SW_TEMP:
             st = self._read(pm.STATUS_TEMPERATURE, self._b1)[0]

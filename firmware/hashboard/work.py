@@ -20,6 +20,8 @@ class PatternWork:
         self.hw_errors = array("I", [0] * n)
         self.frame = bytearray(6 + jobs.JOB_LEN)
         self.payload = bytearray(jobs.JOB_LEN)
+        self.header = bytearray(80)  # a nonce's header, rebuilt to be checked
+        self.limit = jobs.target(256)
         self.headers = []
         self.counters = []
         self.slot_ka = bytearray([_NONE] * _SLOTS)
@@ -32,6 +34,7 @@ class PatternWork:
 
     def reset(self, ticket):
         self.ticket = ticket
+        self.limit = jobs.target(ticket)
         self.headers = ka_headers.usable(ticket)
         self.counters = []
         for h in self.headers:
@@ -68,19 +71,24 @@ class PatternWork:
         return True
 
     def on_nonce(self, fr):
-        nonce_le, job_id, subcore, ver, core, counter = jobs.decode_nonce(fr)
-        slot = job_id >> 3
+        # the fields of jobs.decode_nonce, read in place: no tuple per nonce
+        slot = (fr[7] & 0xF0) >> 4
+        job_id = slot << 3
         ka = self.slot_ka[slot] if slot < _SLOTS else _NONE
         if ka == _NONE:
             self.unknown += 1
             return
         h = self.headers[ka]
-        version = (h[0] | (h[1] << 8) | (h[2] << 16) | (h[3] << 24)) | (ver << 13)
+        version = (h[0] | (h[1] << 8) | (h[2] << 16) | (h[3] << 24)) | (((fr[8] << 8) | fr[9]) << 13)
+        nonce_le = fr[2] | (fr[3] << 8) | (fr[4] << 16) | (fr[5] << 24)
+        counter = ((fr[2] & 1) << 24) | (fr[3] << 16) | (fr[4] << 8) | fr[5]
         jobs.job_payload(self.payload, h, job_id, 0)
-        digest = jobs.sha256d(jobs.header_from_job(self.payload, nonce_le, version))
+        # SHA-256d through hashlib: its two hash objects and digests are this path's only
+        # allocations (MicroPython's hashlib has no digest-into)
+        digest = jobs.sha256d(jobs.header_from_job(self.payload, nonce_le, version, self.header))
         n = self.chain.expected
         chip = jobs.chip_of_counter((counter - self.slot_start[slot]) % _COUNTER, n)
-        if jobs.meets(digest, self.ticket):
+        if jobs.at_most(digest, self.limit):
             self.valid[chip] += 1
         else:
             self.hw_errors[chip] += 1
