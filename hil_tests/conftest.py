@@ -9,6 +9,8 @@ from hypothesis import settings
 
 from hil_tests.board_time import settle_hashing
 from hil_tests.cli_run import CLI_BOARD
+# the real engines (Mosquitto, Prometheus) as fixtures for every test file
+from hil_tests.engines import mosquitto, prometheus  # noqa: F401
 from hostlib.sim.fastlane import FastBoard
 
 import os
