@@ -10,7 +10,7 @@ import sys
 import traceback
 
 from . import boards, cli_control, cli_decode, cli_demo, cli_diag, cli_i2c, cli_modules, cli_sim, cli_status, cli_tune
-from . import cli_health, cli_security, cli_update
+from . import cli_gateway, cli_health, cli_security, cli_update
 from . import signals
 from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, seconds
 from .ctlbus import I2CSpecError
@@ -45,6 +45,7 @@ def build_parser() -> Parser:
     cli_diag.add_parser(sub)
     cli_health.add_parser(sub)
     cli_security.add_parsers(sub)
+    cli_gateway.add_parser(sub)
     return p
 
 

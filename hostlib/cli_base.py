@@ -117,6 +117,11 @@ def secret_of(args) -> bytes | None:
     path = getattr(args, "secret_file", None) or os.environ.get("HBCTL_SECRET_FILE")
     if not path:
         return None
+    return read_secret(path)
+
+
+def read_secret(path: str) -> bytes:
+    """A board secret file's 32 bytes (64 hex digits), or a UsageError naming the file."""
     try:
         text = open(path).read().strip()
     except OSError as e:

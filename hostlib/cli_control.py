@@ -58,6 +58,13 @@ def cmd_power(args) -> int:
 
 def cmd_curtail(args) -> int:
     level = checks.curtail_level(args.level)
+    if args.module is not None:
+        if level != 0:
+            raise UsageError("--module sheds that module whole: --level must be 0 (or left out)")
+        with link(args) as ln:
+            out = ln.request("curtail", {"module": args.module})
+        return show(args, out, f"module {args.module} shed: it powers off after a quick ramp-down; "
+                    f"kept across resets until `hbctl resume --module {args.module}` (or `hbctl resume`)")
     with link(args) as ln:
         out = ln.request("curtail", {"level": level})
     what = ("every module powers off after a quick ramp-down" if level == 0
@@ -66,6 +73,11 @@ def cmd_curtail(args) -> int:
 
 
 def cmd_resume(args) -> int:
+    if args.module is not None:
+        with link(args) as ln:
+            out = ln.request("resume", {"module": args.module})
+        return show(args, out, f"module {args.module}: its shed ended; it starts again unless the board "
+                    "is curtailed to 0 % or its thermal guard holds it")
     with link(args) as ln:
         out = ln.request("resume", {})
     w = out.get("target_w")
@@ -155,9 +167,11 @@ def add_parsers(sub) -> None:
     pw.set_defaults(func=cmd_power)
     ct = sub.add_parser("curtail", help="curtail to a percent of full power (default 0: every module off)")
     ct.add_argument("--level", type=integer, default=0, help="percent 0..100 (default 0: modules off)")
+    ct.add_argument("--module", type=integer, help="shed only this module (off, whole; grid dispatch)")
     add_json(ct, "the board's reply")
     ct.set_defaults(func=cmd_curtail)
-    rs = sub.add_parser("resume", help="end curtailment and a heartbeat policy: back to the prior power")
+    rs = sub.add_parser("resume", help="end curtailment, sheds and a heartbeat policy: back to the prior power")
+    rs.add_argument("--module", type=integer, help="end only this module's shed")
     add_json(rs, "the board's reply")
     rs.set_defaults(func=cmd_resume)
     hb = sub.add_parser(

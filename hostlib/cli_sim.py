@@ -12,7 +12,7 @@ import re
 import time
 
 from . import boards, signals
-from .cli_base import add_json, integer, positive, show
+from .cli_base import UsageError, add_json, integer, positive, show
 from .paths import DEFAULT_BOARD
 
 # MicroPython's unix port: -X heapsize=N[w][k|m] (w: in 32-bit words' terms, scaled to the word
@@ -51,6 +51,10 @@ def seed(text: str) -> int:
 
 
 def cmd_sim(args) -> int:
+    if args.lane == "fast":
+        return _sim_farm(args)
+    if args.boards != 1:
+        raise UsageError("--boards above 1 needs --lane fast (each MicroPython board takes a process)")
     from .sim.virtual import VirtualBoard
 
     t0 = time.monotonic()
@@ -76,6 +80,26 @@ def cmd_sim(args) -> int:
         finally:
             signals.hold()
             vb.stop()
+
+
+def _sim_farm(args) -> int:
+    """--lane fast: N paced fast-lane boards on ptys in this process (hostlib/sim/farm.py)."""
+    from .sim.farm import Farm
+
+    for flag, given in (("--fault", args.fault), ("--storage", args.storage), ("--chip-profile", args.chip_profile)):
+        if given:
+            raise UsageError(f"{flag} is for the MicroPython lane; --lane fast boards are built from --seed only")
+    farm = Farm(args.boards, board=args.board, seed0=args.seed, speed=args.speed)
+    with signals.stop_on_signals():
+        try:
+            with farm:
+                return signals.serve_until_stopped({"port": farm.ports[0], "ports": farm.ports, "lane": "fast",
+                                                    "board": args.board, "pid": os.getpid(), "speed": args.speed,
+                                                    "ready": True})
+        except signals.Stopped:
+            return 0  # a signal while the boards started
+        finally:
+            signals.hold()
 
 
 class SimStopped(signals.Stopped):
@@ -116,6 +140,12 @@ def add_parsers(sub) -> None:
     s.add_argument("--storage", help="directory keeping the board's flash across runs (default: temporary)")
     s.add_argument("--heap", type=heap_size, default="320k",
                    help="MicroPython heap, -X heapsize syntax: N[w][k|m] (default 320k)")
+    s.add_argument("--lane", choices=("mpy", "fast"), default="mpy",
+                   help="mpy: the firmware on the MicroPython unix port (default); fast: the firmware's "
+                        "code on CPython in this process, clock paced to wall time, on a pty (light "
+                        "enough for a rack: --boards N; no --fault, --storage, --heap)")
+    s.add_argument("--boards", type=integer, default=1, help="how many boards (--lane fast; first line "
+                                                             "JSON has all their ports, 'ports')")
     s.add_argument("--ready-timeout", type=positive, default=60.0, help=argparse.SUPPRESS)
     add_json(s, help="accepted for uniformity: the first line is always JSON")
     s.set_defaults(func=cmd_sim)

@@ -18,6 +18,11 @@ from typing import Any, Callable
 
 import serial
 
+try:
+    from termios import error as _TtyError  # tcflush on a tty that vanished (a pty's other end closed)
+except ImportError:  # Windows
+    _TtyError = OSError  # type: ignore[misc,assignment]
+
 from hashboard import auth as auth_mod
 from hashboard.authmac import mac_hex
 
@@ -105,7 +110,9 @@ class Link:
             if time.monotonic() > deadline:
                 return None
             try:
-                chunk = self.ser.read(4096)
+                # what is there now, or the first byte to come: a reply is taken as it arrives,
+                # not after the port's read timeout
+                chunk = self.ser.read(max(1, min(self.ser.in_waiting, 4096)))
             except (serial.SerialException, OSError) as e:
                 raise TransportError(f"link to {self.port} broke: {e}") from None
             self._buf += chunk
@@ -146,7 +153,7 @@ class Link:
         self._buf = b""
         try:
             self.ser.reset_input_buffer()
-        except (serial.SerialException, OSError) as e:
+        except (serial.SerialException, OSError, _TtyError) as e:
             raise TransportError(f"link to {self.port} broke: {e}") from None
 
     def _request_once(self, op: str, args: dict | None, timeout: float | None,

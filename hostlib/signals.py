@@ -42,3 +42,17 @@ def stop_on_signals():
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def serve_until_stopped(first_line: dict) -> int:
+    """For a long-running verb whose service is up: print its first stdout line (JSON), then wait
+    for SIGINT or SIGTERM, the normal end (exit 0). Call inside stop_on_signals()."""
+    import json
+    import time
+
+    print(json.dumps(first_line), flush=True)
+    try:
+        while True:
+            time.sleep(1.0)
+    except Stopped:
+        return 0

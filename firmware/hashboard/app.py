@@ -159,6 +159,10 @@ class App:
                 s["tune"] = None
                 self._save()
                 self.emit(now, "settings", None, "tune dropped: %s" % e)
+        for m in self.modules:  # shed modules stay off across a reset, as a curtailment does
+            if s["shed"] >> m.slot & 1:
+                m.shed = True
+                m.curtail(now, True)
         if s["curtailed"]:
             self._curtail(now, s["curtail_level"], persist=False)
         wdt_ms = self.board["timing"].get("watchdog_ms")
@@ -206,7 +210,7 @@ class App:
     def _curtail(self, now, level, persist=True):
         self.power.curtail(level)
         for m in self.modules:
-            m.curtail(now, level == 0)
+            m.curtail(now, level == 0 or m.shed)
         if persist:
             self.settings["curtailed"] = True
             self.settings["curtail_level"] = level
@@ -216,11 +220,26 @@ class App:
     def curtail(self, level):
         self._curtail(self.clock.ticks_ms(), level)
 
+    def shed(self, slot, on):
+        """One module off (grid dispatch sheds the least efficient first) or back on; persisted.
+        Back on only as far as the board's own curtailment allows."""
+        now = self.clock.ticks_ms()
+        m = self.modules[slot]
+        m.shed = on
+        mask = self.settings["shed"]
+        self.settings["shed"] = mask | (1 << slot) if on else mask & ~(1 << slot)
+        self._save()
+        m.curtail(now, on or (self.power.curtailed and self.power.level == 0))
+        self.emit(now, "shed" if on else "unshed", slot, "")
+
     def resume(self):
+        """End the board's curtailment, the modules' sheds and a heartbeat policy in force."""
         now = self.clock.ticks_ms()
         self.power.resume()
         self.hb_lost = False
+        self.settings["shed"] = 0
         for m in self.modules:
+            m.shed = False
             m.curtail(now, False)
             m.hold_heartbeat(now, False)
             if m.state == OFF and m.cause in ("heartbeat", "cleared"):

@@ -89,6 +89,7 @@ class Module:
         self.vout_user = self.vlim["default"]
         self.power_cap = self.flim["max"]
         self.curtail_off = False
+        self.shed = False  # switched off on its own by a grid dispatch (App.shed)
         self._t_job = 0
         self._t_freq = 0
         self._t_curtail = 0

@@ -109,8 +109,12 @@ class Protocol:
             self._error(rid, "internal", "%s: %s" % (type(e).__name__, e))
 
     def op_status(self, args, rid=None):
-        """Streamed reply: the document is written piecewise, never held whole in RAM."""
-        status.write(self.app, self.app.out, PREFIX + '{"id": %s, "ok": true, "data": ' % json.dumps(rid))
+        """Streamed reply: the document is written piecewise, never held whole in RAM.
+        {"chips": false}: without the per-chip rows."""
+        chips = args.get("chips", True)
+        if not isinstance(chips, bool):
+            raise ProtocolError("bad_args", "chips must be true or false")
+        status.write(self.app, self.app.out, PREFIX + '{"id": %s, "ok": true, "data": ' % json.dumps(rid), chips)
         self.app.out("}\n")
 
     def op_ping(self, args):
@@ -199,12 +203,25 @@ class Protocol:
         return {"target_w": self.app.power.target_w, "curtailed": self.app.power.curtailed}
 
     def op_curtail(self, args):
-        """{"level": percent of full power, default 0 = modules off}; persists across resets."""
+        """{"level": percent of full power, default 0 = modules off}; persists across resets.
+        {"module": M}: that module alone off (a shed, whole: level 0 only)."""
         level = args.get("level", 0)
+        if "module" in args:
+            m = self._module_arg(args, True)[0]
+            if level != 0:
+                raise ProtocolError("bad_args", "a module is shed whole: level must be 0 with module")
+            self.app.shed(m.slot, True)
+            return {"level": 0, "module": m.slot}
         self.app.curtail(level)
         return {"level": level}
 
     def op_resume(self, args):
+        """{}: end the board's curtailment and every shed; {"module": M}: that module's shed."""
+        if "module" in args:  # also an empty slot's: a module inserted there would stay off
+            m = args["module"]
+            argcheck.integer("module", m, 0, len(self.app.modules) - 1)
+            self.app.shed(m, False)
+            return {"target_w": self.app.power.target_w, "module": m}
         self.app.resume()
         return {"target_w": self.app.power.target_w}
 

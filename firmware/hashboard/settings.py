@@ -10,7 +10,7 @@ _TMP = "settings.tmp"
 
 def defaults():
     return {"power_target_w": None, "curtailed": False, "curtail_level": 0,
-            "heartbeat": None, "tune": None}
+            "heartbeat": None, "tune": None, "shed": 0}
 
 
 def validate(s, board):
@@ -26,6 +26,9 @@ def validate(s, board):
     lvl = s.get("curtail_level")
     if isinstance(lvl, int) and not isinstance(lvl, bool) and 0 <= lvl <= 100:
         out["curtail_level"] = lvl
+    shed = s.get("shed")  # modules a dispatcher switched off, one bit per slot
+    if isinstance(shed, int) and not isinstance(shed, bool) and 0 <= shed < (1 << len(board["slots"])):
+        out["shed"] = shed
     hb = s.get("heartbeat")
     lim = board["limits"]
     if isinstance(hb, dict) and hb.get("policy") in ("hold", "curtail", "off"):

@@ -27,7 +27,7 @@ def module_doc(m):
             "temp_c": _r(max([t for t in m.temps if t is not None], default=None), 2),
             "thermal": {"state": STATES[m.thermal.state], "level": m.thermal.level,
                         "retries": m.thermal.retries, "cause": m.thermal.cause},
-            "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()),
+            "freq_cap_mhz": _r(m.freq_cap(), 2), "vout_goal": _r(m.vout_goal()), "shed": m.shed,
             # the module's rated maximum (its identity; the nominal when it names none)
             "vout_rated": _r(m.rated_mv() / 1000.0 if m.rated_mv() else None),
             "profile": None if m.state == "empty" else "stored" if m.store.profile is not None else (
@@ -69,8 +69,9 @@ def temps_docs(m):
     return out
 
 
-def write(app, out, prefix):
-    """Stream the status document as prefix + JSON + newline through out(str)."""
+def write(app, out, prefix, chips=True):
+    """Stream the status document as prefix + JSON + newline through out(str). chips=False: the
+    per-chip rows are left out ("chips": null), a fifth of the bytes for a poller (a gateway)."""
     gc.collect()  # start from the largest free blocks: the pieces below are a few KB each
     mods = app.modules
     head = {"board": app.board["name"], "state": app.state,
@@ -101,6 +102,9 @@ def write(app, out, prefix):
             first = False
     out("]")
     gc.collect()
+    if not chips:
+        out(', "chips": null}')
+        return
     out(', "chips": [')
     first = True
     for m in mods:

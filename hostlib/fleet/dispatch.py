@@ -112,6 +112,30 @@ def allocate(units: Iterable[Unit], limit_w: float | None) -> Allocation:
                       limit_w is None or expected <= limit_w)
 
 
+def shed_prefix(units: Iterable[Unit], n: int, limit_w: float | None) -> Allocation:
+    """The allocation that sheds exactly the first n of the merit order (clamped to 0..all)."""
+    units = list(units)
+    a = allocate(units, None)
+    order = list(a.running)
+    n = max(0, min(n, len(order)))
+    fixed = [u.idle_w for u in a.unavailable]
+    expected = _draw_w(order, n, fixed)
+    return Allocation(limit_w, tuple(order[:n]), tuple(order[n:]), a.unavailable, expected,
+                      limit_w is None or expected <= limit_w)
+
+
+def with_hysteresis(units: Iterable[Unit], limit_w: float, shed_now: int, band: float, extra: int = 0) -> Allocation:
+    """The allocation a running dispatcher moves to: as many shed as `limit_w` needs at least
+    (plus `extra`, when the measured draw says the figures ran low), as many as `limit_w` x
+    (1 - band) would at most, and otherwise the count shed now, so a module's draw wobbling
+    around the margin does not switch the marginal module on and off each cycle. Still a prefix
+    of the merit order, still under the limit when feasible."""
+    units = list(units)
+    need = len(allocate(units, limit_w).shed) + extra
+    most = max(need, len(allocate(units, limit_w * (1.0 - band)).shed))
+    return shed_prefix(units, min(max(shed_now, need), most), limit_w)
+
+
 def plan(allocation: Allocation, current: Mapping[Key, bool]) -> list[Action]:
     """The commands that take `current` (True = on) to the allocation: every off before any on,
     so the draw between the two states never exceeds the larger of them. Offs shed the least

@@ -1,0 +1,188 @@
+"""Grid dispatch in a running gateway (docs/fleet.md, "Dispatch"): a farm power limit with a
+deadline arrives (MQTT), the boards' modules are ranked by their measured J/TH and the least
+efficient are shed (`curtail {module}`), at once and in parallel across boards; the gateway then
+watches the measured power and reports when the farm is at the limit, and how long it took. While
+a limit is in force every fresh status re-plans (a module that came up, or drew more, may need one
+more shed); a lifted limit restores the most efficient first. The allocation itself is the pure
+`dispatch.with_hysteresis`."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import dispatch
+from .metrics import FAULTY, RUNNING
+
+if TYPE_CHECKING:
+    from .session import BoardSession
+
+HYSTERESIS = 0.02  # a shed module comes back only when it fits 2 % under the limit
+SETTLE_MARGIN_W = 0.0  # measured <= limit, as the boards report it
+RESEND_S = 3.0  # the same command for a module again only after this long
+DRIFT_S = 3.0  # every command answered this long ago and still over the limit: shed one more
+
+
+class Dispatcher:
+    def __init__(self, sessions: list["BoardSession"], publish: Callable[[dict], None]) -> None:
+        self.sessions = sessions
+        self.publish = publish
+        self.limit_w: float | None = None
+        self.deadline_s = 0.0
+        self.request_id = None
+        self.t0 = 0.0
+        self.t_at_limit: float | None = None
+        self.state = "unlimited"
+        self.known: dict[tuple[str, int], tuple[float, float]] = {}  # (W, TH/s) when last running
+        self.pending: set[tuple[str, int]] = set()  # commands sent, no reply yet
+        self.sent: dict[tuple[str, int], str] = {}  # the last command per module, and when
+        self.sent_t: dict[tuple[str, int], float] = {}
+        self.last_plan: list[dispatch.Action] = []
+        self._lock = threading.RLock()
+        self._t_pub = 0.0
+        self._t_act = 0.0  # when the last commands went out
+        self.extra = 0  # sheds beyond the figures' count, because the measured draw said so
+
+    # ------------------------------------------------------------------ measured
+    def measured_w(self) -> float:
+        total = 0.0
+        for s in self.sessions:
+            st = s.snap.status
+            if st is not None:
+                total += sum(m.get("power_w") or 0.0 for m in st.get("modules") or [])
+        return total
+
+    def at_limit(self) -> bool:
+        return dispatch.settled(self.measured_w(), self.limit_w, SETTLE_MARGIN_W)
+
+    def units(self) -> tuple[list[dispatch.Unit], dict[tuple[str, int], bool]]:
+        """Every module as a Unit, and whether each available one is on (not shed) now.
+        Available: a module of an answering board, not faulty, with figures from when it ran.
+        Its figures are those it last ran at, frozen while a limit is in force: a ranking that
+        followed every reading's wobble would swap modules of nearly equal J/TH back and forth."""
+        units, on = [], {}
+        frozen = self.limit_w is not None
+        for s in self.sessions:
+            st = s.snap.status
+            if st is None:
+                continue
+            for m in st.get("modules") or []:
+                if not m.get("present"):
+                    continue
+                key = (s.name, m["slot"])
+                w, ths = m.get("power_w") or 0.0, (m.get("ghs") or 0.0) / 1000.0
+                if m.get("state") in RUNNING and not m.get("shed") and w > 0 and ths > 0 and (
+                        not frozen or key not in self.known):
+                    self.known[key] = (w, ths)
+                if s.snap.online and m.get("state") not in FAULTY and key in self.known:
+                    full, kths = self.known[key]
+                    units.append(dispatch.Unit(s.name, m["slot"], full, kths))
+                    on[key] = not m.get("shed")
+                else:  # faulty, never seen running, or its board silent: a fixed load at what it draws
+                    units.append(dispatch.Unit(s.name, m["slot"], w, ths, idle_w=w, available=False))
+        return units, on
+
+    # ------------------------------------------------------------------ orders
+    def order(self, doc: dict) -> None:
+        """{"id", "limit_w": W | null, "deadline_s": s}: a new limit (null lifts it)."""
+        lim = doc.get("limit_w")
+        dl = doc.get("deadline_s", 5.0)
+        bad = (lim is not None and (isinstance(lim, bool) or not isinstance(lim, (int, float)) or not math.isfinite(lim)
+                                     or lim < 0)) or isinstance(dl, bool) or not isinstance(dl, (int, float)) or not dl > 0
+        if bad:
+            self.publish({"id": doc.get("id"), "state": "refused", "limit_w": lim,
+                          "error": "limit_w must be a number >= 0 or null, deadline_s a number > 0"})
+            return
+        with self._lock:
+            self.request_id = doc.get("id")
+            self.limit_w = None if lim is None else float(lim)
+            self.deadline_s = float(dl)
+            self.t0 = time.monotonic()
+            self.t_at_limit = None
+            self.extra = 0
+            self._t_act = self.t0
+            self.state = "ordered"  # the first report of a new order is always published
+        self.step()
+
+    def step(self) -> None:
+        """Re-plan against the latest statuses and report (called after every board refresh).
+        The report is published outside the lock: no lock of ours is held while paho works."""
+        out = self._step()
+        if out is not None:
+            self.publish(out)
+
+    def _step(self) -> dict | None:
+        with self._lock:
+            units, on = self.units()
+            if self.limit_w is None:
+                alloc = dispatch.allocate(units, None)
+            else:
+                shed_now = sum(1 for k, v in on.items() if not v)
+                now = time.monotonic()
+                if (not self.pending and now - self._t_act > DRIFT_S
+                        and not dispatch.settled(self.measured_w(), self.limit_w, SETTLE_MARGIN_W)):
+                    self.extra += 1  # all done, still over: the figures ran low; one more
+                    self._t_act = now
+                alloc = dispatch.with_hysteresis(units, self.limit_w, shed_now, HYSTERESIS, self.extra)
+            now = time.monotonic()
+            actions = [a for a in dispatch.plan(alloc, on) if (a[1], a[2]) in on and (a[1], a[2]) not in self.pending]
+            # the same command for a module is not sent again until a status read after its
+            # answer could show it done (the board's status lags its answer by up to one refresh)
+            actions = [a for a in actions if not (self.sent.get((a[1], a[2])) == a[0]
+                                                   and now - self.sent_t[(a[1], a[2])] < RESEND_S)]
+            for act, board, module in actions:
+                self._send(act, board, module)
+            if actions:
+                self.last_plan = actions
+                self._t_act = time.monotonic()
+            return self._report(alloc)
+
+    def _send(self, act: str, board: str, module: int) -> None:
+        s = next(x for x in self.sessions if x.name == board)
+        key = (board, module)
+        self.pending.add(key)
+        self.sent[key] = act
+        self.sent_t[key] = time.monotonic()
+
+        def done(ok: bool, data) -> None:
+            with self._lock:
+                self.pending.discard(key)
+
+        s.command("curtail" if act == "off" else "resume", {"module": module}, done)
+
+    def _report(self, alloc: dispatch.Allocation) -> dict | None:
+        measured = self.measured_w()
+        elapsed = time.monotonic() - self.t0
+        if self.limit_w is None:
+            state = "unlimited" if not alloc.shed and not self.pending and all(
+                not (m.get("shed")) for s in self.sessions for m in ((s.snap.status or {}).get("modules") or [])) else "restoring"
+        elif dispatch.settled(measured, self.limit_w, SETTLE_MARGIN_W) and not self.pending:
+            state = "at_limit"
+            if self.t_at_limit is None:
+                self.t_at_limit = elapsed
+        elif not alloc.feasible:
+            state = "infeasible"
+        else:
+            state = "missed" if elapsed > self.deadline_s else "shedding"
+        changed = state != self.state
+        self.state = state
+        now = time.monotonic()
+        if changed or (state in ("shedding", "restoring") and now - self._t_pub >= 1.0):
+            self._t_pub = now
+            return self.doc(alloc, measured)
+        return None
+
+    def doc(self, alloc: dispatch.Allocation | None = None, measured: float | None = None) -> dict:
+        with self._lock:
+            d = {"id": self.request_id, "limit_w": self.limit_w, "deadline_s": self.deadline_s, "state": self.state,
+                 "measured_w": round(self.measured_w() if measured is None else measured, 1),
+                 "t_to_limit_s": None if self.t_at_limit is None else round(self.t_at_limit, 3),
+                 "within_deadline": None if self.t_at_limit is None else self.t_at_limit <= self.deadline_s,
+                 "pending": len(self.pending)}
+            if alloc is not None:
+                d["expected_w"] = round(alloc.expected_w, 1)
+                d["shed"] = [[u.board, u.module, round(u.j_per_th, 2)] for u in alloc.shed]
+            return d
