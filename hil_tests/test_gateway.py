@@ -134,3 +134,30 @@ def test_sixteen_boards_meet_a_dispatch_limit_in_merit_order_and_fall_safe_when_
         finally:
             gw.stop()
             lis.close()
+
+
+def test_a_killed_gateway_leaves_a_real_interpreter_board_in_its_heartbeat_policy():
+    """The same end to end on the authentic lane: the unchanged firmware on MicroPython."""
+    import pytest
+
+    from hostlib.link import Link
+    from hostlib.sim.virtual import VirtualBoard
+
+    pytest.importorskip("serial")
+    with VirtualBoard() as vb:
+        assert vb.wait_ready(60)
+        gw = GatewayProcess([vb.port], "--heartbeat-policy", "curtail", "--heartbeat-after", "3", "--no-dispatch")
+        try:
+            wait_until(lambda: (gw.farm()["boards"][0].get("heartbeat") or {}).get("armed"), 60, "the contract armed")
+            gw.kill()
+            vb.wait_board(3 + 2)  # the contract's 3 s, on the board's own clock, and a margin
+            with Link(vb.port, timeout=10) as ln:  # the port is free once the gateway is gone
+                # this request is a heartbeat again: the board says the host is back, and its
+                # curtailment stays until someone resumes it
+                evs = [e for e in ln.request("events", {"since": 0}) if e["kind"] in ("heartbeat", "curtail")]
+                assert [e["detail"] for e in evs][-3:-1] == ["lost: curtail", "level 0%"], evs
+                st = wait_until(lambda: (lambda s: s if all(m["state"] in ("off", "empty") for m in s["modules"])
+                                         else None)(ln.request("status")), 30, "every module off")
+                assert st["power"]["curtailed"] and st["heartbeat"]["applied"] == "curtail"
+        finally:
+            gw.stop()
