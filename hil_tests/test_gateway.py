@@ -24,7 +24,7 @@ def _gw_name() -> str:
 def _all_hashing(lis: Listener, base: str, names: list[str]):
     docs = [lis.last.get(f"{base}/{n}/state") for n in names]
     return all(isinstance(d, dict) and d["online"] and [m["state"] for m in d["modules"]] == ["hashing"] * 4
-               for d in docs) and docs
+               and all(m["ghs"] > 0 for m in d["modules"]) for d in docs) and docs
 
 
 def test_the_shipped_alert_rules_pass_promtool():
@@ -74,7 +74,8 @@ def test_prometheus_scrapes_every_board_and_mqtt_carries_state_and_commands(mosq
             # a board that falls silent is reported, not forgotten
             farm.boards[2].stop()
             lis.wait(lambda: lis.last.get(f"{base}/b2/online") is False, 30, "b2 reported offline")
-            assert lis.last[f"{base}/b2/state"]["online"] is False  # its last state stays, marked stale
+            # its last state stays retained, marked stale
+            lis.wait(lambda: lis.last[f"{base}/b2/state"]["online"] is False, 10, "b2's state marked offline")
             prom.wait_for('hashboard_up{board="b2"}', lambda r: r and value(r[0]) == 0)
             assert value(prom.query('hashboard_up{board="b0"}')[0]) == 1
         finally:
@@ -161,3 +162,43 @@ def test_a_killed_gateway_leaves_a_real_interpreter_board_in_its_heartbeat_polic
                 assert st["power"]["curtailed"] and st["heartbeat"]["applied"] == "curtail"
         finally:
             gw.stop()
+
+
+def test_mqtt_commands_do_not_borrow_a_provisioned_boards_secret(mosquitto, tmp_path):
+    """Anyone who can publish on the broker may curtail (open, as on the board), but not raise a
+    provisioned board's power target: the gateway holds the secret for its heartbeat contract only."""
+    import json
+    import secrets
+
+    gwn = _gw_name()
+    base = f"hashboard/{gwn}"
+    secret = secrets.token_hex(32)
+    sf = tmp_path / "board.secret"
+    sf.write_text(secret)
+    sf.chmod(0o600)
+    with Farm(1, seed0=7) as farm:
+        fb = farm.boards[0].fb
+        with farm.boards[0].lock:
+            fb.request("provision", target="board", serial="GW-SEC-1", secret=secret)
+        assert fb.app.auth.provisioned()
+        cfg = tmp_path / "gw.json"
+        cfg.write_text(json.dumps({"boards": [{"port": farm.ports[0], "name": "p0", "secret_file": str(sf)}]}))
+        gw = GatewayProcess([], "--mqtt", f"{mosquitto.host}:{mosquitto.port}", "--name", gwn, "--config", str(cfg),
+                            names=None)
+        lis = Listener(mosquitto, f"{base}/#")
+        try:
+            lis.wait(lambda: (lis.last.get(f"{base}/p0/state") or {}).get("heartbeat", {}).get("armed"), 60,
+                     "the contract armed with the secret")
+
+            def ack(rid):
+                return lis.wait(lambda: next((d for t, d in reversed(lis.log) if t == f"{base}/p0/ack"
+                                              and isinstance(d, dict) and d.get("id") == rid), None), 20, f"ack {rid}")
+
+            lis.publish(f"{base}/p0/cmd", {"id": "p-1", "op": "power", "args": {"target_w": 1500}})
+            a = ack("p-1")
+            assert not a["ok"] and "unauthorized" in a["error"] and fb.app.power.target_w is None
+            lis.publish(f"{base}/p0/cmd", {"id": "p-2", "op": "curtail", "args": {"level": 40}})
+            assert ack("p-2")["ok"] and fb.app.power.level == 40
+        finally:
+            gw.stop()
+            lis.close()

@@ -36,6 +36,7 @@ class Dispatcher:
         self.t0 = 0.0
         self.t_at_limit: float | None = None
         self.state = "unlimited"
+        self.ordered = False  # no order received yet: the boards' sheds are left as they are
         self.known: dict[tuple[str, int], tuple[float, float]] = {}  # (W, TH/s) when last running
         self.pending: set[tuple[str, int]] = set()  # commands sent, no reply yet
         self.sent: dict[tuple[str, int], str] = {}  # the last command per module, and when
@@ -97,6 +98,7 @@ class Dispatcher:
                           "error": "limit_w must be a number >= 0 or null, deadline_s a number > 0"})
             return
         with self._lock:
+            self.ordered = True
             self.request_id = doc.get("id")
             self.limit_w = None if lim is None else float(lim)
             self.deadline_s = float(dl)
@@ -116,6 +118,11 @@ class Dispatcher:
 
     def _step(self) -> dict | None:
         with self._lock:
+            if not self.ordered:
+                # no order since this gateway started: what the boards hold (sheds a previous
+                # gateway made, persisted on them) stands until an order says otherwise; an EMS
+                # publishes its orders retained, so a restarted gateway gets the one in force
+                return None
             units, on = self.units()
             if self.limit_w is None:
                 alloc = dispatch.allocate(units, None)
@@ -128,7 +135,10 @@ class Dispatcher:
                     self._t_act = now
                 alloc = dispatch.with_hysteresis(units, self.limit_w, shed_now, HYSTERESIS, self.extra)
             now = time.monotonic()
-            actions = [a for a in dispatch.plan(alloc, on) if (a[1], a[2]) in on and (a[1], a[2]) not in self.pending]
+            plan = dispatch.plan(alloc, on)
+            if self.limit_w is None:  # lifted: every shed module back, also one with no figures yet
+                plan += [("on", b, m) for b, m in self._shed_unranked(on)]
+            actions = [a for a in plan if (a[0] == "on" or (a[1], a[2]) in on) and (a[1], a[2]) not in self.pending]
             # the same command for a module is not sent again until a status read after its
             # answer could show it done (the board's status lags its answer by up to one refresh)
             actions = [a for a in actions if not (self.sent.get((a[1], a[2])) == a[0]
@@ -139,6 +149,17 @@ class Dispatcher:
                 self.last_plan = actions
                 self._t_act = time.monotonic()
             return self._report(alloc)
+
+    def _shed_unranked(self, on: dict) -> list[tuple[str, int]]:
+        """Shed modules of answering boards the allocation cannot rank (shed before this gateway
+        saw them run: a previous gateway's order, a technician's `curtail --module`)."""
+        out = []
+        for s in self.sessions:
+            st = s.snap.status
+            if st is None or not s.snap.online:
+                continue
+            out += [(s.name, m["slot"]) for m in st.get("modules") or [] if m.get("shed") and (s.name, m["slot"]) not in on]
+        return out
 
     def _send(self, act: str, board: str, module: int) -> None:
         s = next(x for x in self.sessions if x.name == board)

@@ -23,13 +23,15 @@ from .session import BoardConfig, BoardSession
 class Gateway:
     def __init__(self, name: str, boards: list[BoardConfig], refresh_s: float = 1.0, health_s: float = 600.0,
                  metrics: tuple[str, int] | None = None, mqtt: tuple[str, int] | None = None,
-                 dispatch: bool = True, dispatch_topic: str = "hashboard/farm/dispatch") -> None:
+                 dispatch: bool = True, dispatch_topic: str = "hashboard/farm/dispatch",
+                 mqtt_authorizes: bool = False) -> None:
         names = [b.name for b in boards]
         if len(set(names)) != len(names):
             raise ValueError("two boards have the same name: " + ", ".join(sorted({n for n in names if names.count(n) > 1})))
         if len({topic_safe(n) for n in names}) != len(names):
             raise ValueError("two board names map to the same MQTT topic level (only A-Z a-z 0-9 _ . : - are kept)")
         self.name = name
+        self.mqtt_authorizes = mqtt_authorizes
         self.sessions = [BoardSession(b, refresh_s, health_s, on_status=self._status, on_event=self._event,
                                       on_health=self._health, on_online=self._online) for b in boards]
         self._by_topic = {topic_safe(s.name): s for s in self.sessions}
@@ -105,7 +107,8 @@ class Gateway:
             reply({"ok": False, "error": f"board {s.name} is not answering: {s.snap.error}"})
             return
         s.command(cmd["op"], cmd["args"], lambda ok, data: reply({"ok": True, "data": data} if ok else
-                                                                 {"ok": False, "error": data}))
+                                                                 {"ok": False, "error": data}),
+                  authorize=self.mqtt_authorizes)
 
     # ------------------------------------------------------------------ views
     def farm(self) -> dict[str, Any]:

@@ -71,7 +71,7 @@ class BoardSession:
         self._on_event = on_event
         self._on_health = on_health
         self._on_online = on_online
-        self._cmds: queue.Queue[tuple[str, dict, Reply | None]] = queue.Queue()
+        self._cmds: queue.Queue[tuple[str, dict, Reply | None, bool]] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"board {cfg.name}", daemon=True)
         self._link: Link | None = None
@@ -84,13 +84,17 @@ class BoardSession:
 
     def stop(self, wait: bool = True) -> None:
         self._stop.set()
-        self._cmds.put(("", {}, None))  # wakes the wait
+        self._cmds.put(("", {}, None, False))  # wakes the wait
         if wait:
             self._thread.join(timeout=10)
 
-    def command(self, op: str, args: dict, reply: Reply | None = None) -> None:
-        """Queue a request for this board; `reply(ok, data_or_error)` is called from its thread."""
-        self._cmds.put((op, args, reply))
+    def command(self, op: str, args: dict, reply: Reply | None = None, authorize: bool = False) -> None:
+        """Queue a request for this board; `reply(ok, data_or_error)` is called from its thread.
+        authorize: answer a provisioned board's refusal with the board's secret (the gateway's
+        own requests: the heartbeat contract). Off for whoever sent a command over MQTT, unless
+        the configuration trusts the broker (docs/fleet.md): the gateway must not lend its
+        secret to anyone who can publish."""
+        self._cmds.put((op, args, reply, authorize))
 
     # ------------------------------------------------------------------ thread
     def _run(self) -> None:
@@ -164,15 +168,17 @@ class BoardSession:
             while not self._stop.is_set():
                 try:
                     wait = 0.0 if ran else max(0.0, deadline - time.monotonic())
-                    op, args, reply = self._cmds.get(timeout=wait) if wait > 0 else self._cmds.get_nowait()
+                    op, args, reply, authorize = self._cmds.get(timeout=wait) if wait > 0 else self._cmds.get_nowait()
                 except queue.Empty:
                     break
                 if op:
-                    self._execute(op, args, reply)
+                    self._execute(op, args, reply, authorize)
                     ran = True
 
-    def _execute(self, op: str, args: dict, reply: Reply | None) -> None:
+    def _execute(self, op: str, args: dict, reply: Reply | None, authorize: bool) -> None:
         self.counters.commands += 1
+        assert self._link is not None
+        secret, self._link.secret = self._link.secret, (self._link.secret if authorize else None)
         try:
             data = self._request(op, args)
         except HbError as e:
@@ -181,6 +187,8 @@ class BoardSession:
             if not getattr(e, "code", None):  # a broken link, not a board's refusal
                 raise
             return
+        finally:
+            self._link.secret = secret
         if reply:
             reply(True, data)
 
