@@ -26,6 +26,14 @@ RESEND_S = 3.0  # the same command for a module again only after this long
 DRIFT_S = 3.0  # every command answered this long ago and still over the limit: shed one more
 
 
+def _reading(v) -> float:
+    """A module's telemetry figure as dispatch may use it: a regulator's signed current can read a
+    little below zero, and a broken reading must not stop the farm's dispatch (Unit refuses it)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        return 0.0
+    return float(v)
+
+
 class Dispatcher:
     def __init__(self, sessions: list["BoardSession"], publish: Callable[[dict], None]) -> None:
         self.sessions = sessions
@@ -52,7 +60,7 @@ class Dispatcher:
         for s in self.sessions:
             st = s.snap.status
             if st is not None:
-                total += sum(m.get("power_w") or 0.0 for m in st.get("modules") or [])
+                total += sum(_reading(m.get("power_w")) for m in st.get("modules") or [])
         return total
 
     def at_limit(self) -> bool:
@@ -73,7 +81,7 @@ class Dispatcher:
                 if not m.get("present"):
                     continue
                 key = (s.name, m["slot"])
-                w, ths = m.get("power_w") or 0.0, (m.get("ghs") or 0.0) / 1000.0
+                w, ths = _reading(m.get("power_w")), _reading(m.get("ghs")) / 1000.0
                 if m.get("state") in RUNNING and not m.get("shed") and w > 0 and ths > 0 and (
                         not frozen or key not in self.known):
                     self.known[key] = (w, ths)

@@ -8,6 +8,7 @@ never dropped from the gateway's view."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -19,6 +20,7 @@ from ..errors import HbError
 from ..link import Link
 
 Reply = Callable[[bool, Any], None]  # (ok, data or error text)
+log = logging.getLogger("hbctl.gateway")
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Counters:
     refreshes: int = 0
     refresh_s_sum: float = 0.0
     commands: int = 0
+    callback_errors: int = 0
     stats: dict = field(default_factory=dict)
 
 
@@ -150,9 +153,9 @@ class BoardSession:
             was = self.snap.online
             self.snap = Snapshot(online=True, status=st, info=self.snap.info, t=now, health=self.snap.health)
             if not was and self._on_online:
-                self._on_online(self, True)
+                self._callback(self._on_online, self, True)
             if self._on_status:
-                self._on_status(self)
+                self._callback(self._on_status, self)
             self._events()
             if self.health_s > 0 and now - self._t_health >= self.health_s:
                 self._t_health = now
@@ -197,7 +200,7 @@ class BoardSession:
                 continue  # the first look only learns where the board's ring stands
             self.counters.events += 1
             if self._on_event:
-                self._on_event(self, ev)
+                self._callback(self._on_event, self, ev)
         if since is None and self._event_seq is None:
             self._event_seq = 0
 
@@ -213,7 +216,7 @@ class BoardSession:
         s = self.snap
         self.snap = Snapshot(online=s.online, status=s.status, info=s.info, t=s.t, health=doc)
         if self._on_health:
-            self._on_health(self)
+            self._callback(self._on_health, self)
 
     def _offline(self, why: str) -> None:
         s = self.snap
@@ -223,4 +226,15 @@ class BoardSession:
             self._link.close()
             self._link = None
         if was and self._on_online:
-            self._on_online(self, False)
+            self._callback(self._on_online, self, False)
+
+    def _callback(self, fn, *args) -> None:
+        """A gateway callback (MQTT, dispatch) that fails is the gateway's bug, not this board's:
+        it must not mark the board offline, and above all must not stop the requests that keep
+        the board's heartbeat alive (dispatch is farm-wide: one bad reading would otherwise
+        knock every board's session into its reconnect backoff, past the heartbeat timeout)."""
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001
+            self.counters.callback_errors += 1
+            log.exception("gateway callback for board %s failed", self.name)
