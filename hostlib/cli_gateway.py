@@ -20,7 +20,7 @@ def cmd_gateway(args) -> int:
         if args.metrics:
             cfg.metrics = fc.address(args.metrics, "--metrics")
         if args.mqtt:
-            cfg.mqtt = fc.address(args.mqtt, "--mqtt")
+            cfg.mqtt = fc.address(args.mqtt, "--mqtt", 1)
         if args.refresh is not None:
             cfg.refresh_s = args.refresh
         if args.health_every is not None:
@@ -38,6 +38,7 @@ def cmd_gateway(args) -> int:
                 if not fc.HEARTBEAT_S[0] <= args.heartbeat_after <= fc.HEARTBEAT_S[1]:
                     raise fc.ConfigError("--heartbeat-after: 1..3600 seconds")
                 b.heartbeat_s = args.heartbeat_after
+        fc.check(cfg)
     except fc.ConfigError as e:
         raise UsageError(str(e)) from None
     if not cfg.boards:

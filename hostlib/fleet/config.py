@@ -29,13 +29,13 @@ class GatewayConfig:
     dispatch_topic: str = "hashboard/farm/dispatch"
 
 
-def address(text: object, key: str) -> tuple[str, int]:
-    """HOST:PORT (port 0: any free port, for metrics)."""
+def address(text: object, key: str, lowest: int = 0) -> tuple[str, int]:
+    """HOST:PORT (port 0: any free port, for metrics; a broker's port is 1 and up)."""
     if not isinstance(text, str) or ":" not in text:
         raise ConfigError(f"{key}: expected HOST:PORT, got {text!r}")
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{key}: expected HOST:PORT with a port 0..65535, got {text!r}")
+    if not host or not port.isdigit() or not lowest <= int(port) <= 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT with a port {lowest}..65535, got {text!r}")
     return host.strip("[]"), int(port)
 
 
@@ -51,6 +51,9 @@ def _heartbeat(doc: object, where: str, default: tuple[str | None, float]) -> tu
         return default
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}heartbeat: expected an object {{policy, timeout_s}}")
+    extra = set(doc) - {"policy", "timeout_s"}
+    if extra:
+        raise ConfigError(f"{where}heartbeat: unknown key(s) {', '.join(sorted(extra))} (known: policy, timeout_s)")
     policy = doc.get("policy", default[0])
     if policy is not None and policy not in POLICIES:
         raise ConfigError(f"{where}heartbeat.policy: one of {', '.join(POLICIES)} (or leave it out: the board's own)")
@@ -75,7 +78,7 @@ def load(doc: object, read_secret) -> GatewayConfig:
     if doc.get("metrics") is not None:
         cfg.metrics = address(doc["metrics"], "metrics")
     if doc.get("mqtt") is not None:
-        cfg.mqtt = address(doc["mqtt"], "mqtt")
+        cfg.mqtt = address(doc["mqtt"], "mqtt", 1)
     if not isinstance(doc.get("dispatch", True), bool):
         raise ConfigError("dispatch: true or false")
     cfg.dispatch = doc.get("dispatch", True)
@@ -105,6 +108,22 @@ def load(doc: object, read_secret) -> GatewayConfig:
             secret = read_secret(b["secret_file"])
         cfg.boards.append(BoardConfig(b["port"], name, secret, policy, after))
     return cfg
+
+
+REFRESH_S = (0.2, 60.0)
+
+
+def check(cfg: GatewayConfig) -> None:
+    """What holds only for the whole configuration, flags included (called once they are merged):
+    the gateway must read each board well within its heartbeat timeout, or the board applies its
+    policy (curtail, off) under a gateway that is alive and well."""
+    if not REFRESH_S[0] <= cfg.refresh_s <= REFRESH_S[1]:
+        raise ConfigError(f"refresh_s (--refresh): expected {REFRESH_S[0]:g}..{REFRESH_S[1]:g} s, got {cfg.refresh_s:g}")
+    for b in cfg.boards:
+        if cfg.refresh_s > b.heartbeat_s / 2:
+            raise ConfigError(f"board {b.name}: refresh_s (--refresh) {cfg.refresh_s:g} s must be at most half its "
+                              f"heartbeat timeout_s (--heartbeat-after) {b.heartbeat_s:g} s, or the board applies "
+                              "its heartbeat policy between two reads")
 
 
 def load_file(path: str, read_secret) -> GatewayConfig:

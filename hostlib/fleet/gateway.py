@@ -41,6 +41,7 @@ class Gateway:
         self.registry = CollectorRegistry()
         self.registry.register(FleetCollector(self))
         self.http: ThreadingHTTPServer | None = None
+        self._serving = False  # shutdown() waits for serve_forever: never call it before that runs
         if metrics is not None:
             self.http = ThreadingHTTPServer(metrics, _handler(self))
             self.http.daemon_threads = True
@@ -54,6 +55,7 @@ class Gateway:
             self.mqtt.start()
         if self.http is not None:
             threading.Thread(target=self.http.serve_forever, name="metrics http", daemon=True).start()
+            self._serving = True
         for s in self.sessions:
             s.start()
 
@@ -63,7 +65,8 @@ class Gateway:
         for s in self.sessions:
             s.stop()
         if self.http is not None:
-            self.http.shutdown()
+            if self._serving:
+                self.http.shutdown()
             self.http.server_close()
         if self.mqtt is not None:
             self.mqtt.stop()

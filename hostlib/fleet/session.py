@@ -88,7 +88,7 @@ class BoardSession:
     def stop(self, wait: bool = True) -> None:
         self._stop.set()
         self._cmds.put(("", {}, None))  # wakes the wait
-        if wait:
+        if wait and self._thread.ident is not None:  # a gateway whose start failed never started it
             self._thread.join(timeout=10)
 
     def command(self, op: str, args: dict, reply: Reply | None = None) -> None:
