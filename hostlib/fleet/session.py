@@ -134,6 +134,7 @@ class BoardSession:
         args: dict[str, Any] = {"timeout_s": self.cfg.heartbeat_s}
         if self.cfg.heartbeat_policy is not None:  # left out: the board definition's policy
             args["policy"] = self.cfg.heartbeat_policy
+        self._fail_queued("reconnecting")  # anything queued while it was silent
         armed = self._request("heartbeat", args)  # the contract; every request from here on renews it
         if not armed or armed.get("policy") is None:
             raise HbError(f"board on {self.cfg.port} did not arm the heartbeat contract: {armed}")
@@ -218,7 +219,23 @@ class BoardSession:
         if self._on_health:
             self._callback(self._on_health, self)
 
+    def _fail_queued(self, why: str) -> None:
+        """Refuse every command still queued: a command for a silent board is answered now, not run
+        whenever the board comes back (a dispatch shed or an MQTT `power` minutes late, after the
+        order that wanted it was replaced), and dispatch does not wait on it forever."""
+        while True:
+            try:
+                op, _args, reply = self._cmds.get_nowait()
+            except queue.Empty:
+                return
+            if op and reply:
+                try:
+                    reply(False, f"board {self.name} is not answering: {why}; not sent")
+                except Exception:  # noqa: BLE001
+                    log.exception("reply for board %s failed", self.name)
+
     def _offline(self, why: str) -> None:
+        self._fail_queued(why)
         s = self.snap
         was = s.online
         self.snap = Snapshot(online=False, status=s.status, info=s.info, t=s.t, error=why, health=s.health)
