@@ -94,9 +94,9 @@ class Gateway:
         if self.mqtt is not None and s.snap.health is not None:
             self.mqtt.board_health(s.name, s.snap.health)
 
-    def _dispatch_state(self, doc: dict) -> None:
+    def _dispatch_state(self, doc: dict, retain: bool = True) -> None:
         if self.mqtt is not None:
-            self.mqtt.dispatch_state(doc)
+            self.mqtt.dispatch_state(doc, retain)
 
     # ------------------------------------------------------------------ to the boards
     def _command(self, board: str, cmd: dict, reply) -> None:

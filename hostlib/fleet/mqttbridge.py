@@ -94,8 +94,8 @@ class MqttBridge:
         flagged = [c for c in doc.get("chips") or [] if c.get("flag") != "ok"]
         self.publish(f"{self.base}/{topic_safe(board)}/health", {"chips": flagged}, retain=True)
 
-    def dispatch_state(self, doc: dict) -> None:
-        self.publish(f"{self.dispatch_topic}/state", doc, retain=True)
+    def dispatch_state(self, doc: dict, retain: bool = True) -> None:
+        self.publish(f"{self.dispatch_topic}/state", doc, retain=retain)
 
     # ------------------------------------------------------------------ in
     def _connected(self, client, userdata, flags, reason, properties=None) -> None:
@@ -132,7 +132,7 @@ class MqttBridge:
             if isinstance(doc, dict) and self._on_dispatch:
                 self._on_dispatch(doc)
             else:
-                self.dispatch_state({"state": "refused", "error": "a dispatch message is a JSON object"})
+                self.dispatch_state({"state": "refused", "error": "a dispatch message is a JSON object"}, False)
             return
         board = topic[len(self.base) + 1:].rsplit("/", 1)[0]
         ack = f"{self.base}/{board}/ack"
