@@ -128,3 +128,23 @@ def test_a_failing_gateway_callback_leaves_the_board_online():
 def test_configurations_that_would_curtail_under_a_live_gateway_are_refused(doc, words):
     with pytest.raises(fc.ConfigError, match=words):
         fc.check(fc.load(doc, lambda p: b""))
+
+
+@pytest.mark.parametrize("owner_ops", [False, True])
+def test_owner_ops_on_mqtt_only_when_the_config_says_so(owner_ops):
+    """The gateway signs power/tune with the board's secret for any client of the broker."""
+    import json
+
+    from hostlib.fleet.mqttbridge import MqttBridge
+
+    sent, acks = [], []
+    br = MqttBridge("127.0.0.1", 1883, "gw", lambda board, cmd, reply: (sent.append(cmd), reply({"ok": True})),
+                    owner_ops=owner_ops)
+    br.publish = lambda topic, doc, retain=False: acks.append(doc)  # type: ignore[method-assign]
+    br._handle("hashboard/gw/b0/cmd", json.dumps({"id": 7, "op": "power", "args": {"target_w": 1600}}).encode())
+    br._handle("hashboard/gw/b0/cmd", json.dumps({"id": 8, "op": "curtail", "args": {"module": 1}}).encode())
+    assert acks[1] == {"id": 8, "ok": True}
+    if owner_ops:
+        assert acks[0] == {"id": 7, "ok": True} and sent[0]["op"] == "power"
+    else:
+        assert not acks[0]["ok"] and "mqtt_owner_ops" in acks[0]["error"] and [c["op"] for c in sent] == ["curtail"]

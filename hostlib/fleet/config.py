@@ -27,6 +27,7 @@ class GatewayConfig:
     mqtt: tuple[str, int] | None = None
     dispatch: bool = True
     dispatch_topic: str = "hashboard/farm/dispatch"
+    mqtt_owner_ops: bool = False  # power/tune over MQTT, signed with the boards' secrets
 
 
 def address(text: object, key: str, lowest: int = 0) -> tuple[str, int]:
@@ -64,7 +65,8 @@ def load(doc: object, read_secret) -> GatewayConfig:
     """A parsed config document; read_secret(path) -> bytes reads a board's secret file."""
     if not isinstance(doc, dict):
         raise ConfigError("the config is a JSON object")
-    known = {"name", "boards", "refresh_s", "health_s", "metrics", "mqtt", "dispatch", "dispatch_topic", "heartbeat"}
+    known = {"name", "boards", "refresh_s", "health_s", "metrics", "mqtt", "dispatch", "dispatch_topic", "heartbeat",
+             "mqtt_owner_ops"}
     extra = set(doc) - known
     if extra:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})")
@@ -82,6 +84,9 @@ def load(doc: object, read_secret) -> GatewayConfig:
     if not isinstance(doc.get("dispatch", True), bool):
         raise ConfigError("dispatch: true or false")
     cfg.dispatch = doc.get("dispatch", True)
+    if not isinstance(doc.get("mqtt_owner_ops", False), bool):
+        raise ConfigError("mqtt_owner_ops: true or false")
+    cfg.mqtt_owner_ops = doc.get("mqtt_owner_ops", False)
     topic = doc.get("dispatch_topic", cfg.dispatch_topic)
     if not isinstance(topic, str) or not topic or any(c in topic for c in "+#"):
         raise ConfigError("dispatch_topic: a topic without wildcards")

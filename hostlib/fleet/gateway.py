@@ -23,7 +23,8 @@ from .session import BoardConfig, BoardSession
 class Gateway:
     def __init__(self, name: str, boards: list[BoardConfig], refresh_s: float = 1.0, health_s: float = 600.0,
                  metrics: tuple[str, int] | None = None, mqtt: tuple[str, int] | None = None,
-                 dispatch: bool = True, dispatch_topic: str = "hashboard/farm/dispatch") -> None:
+                 dispatch: bool = True, dispatch_topic: str = "hashboard/farm/dispatch",
+                 mqtt_owner_ops: bool = False) -> None:
         names = [b.name for b in boards]
         if len(set(names)) != len(names):
             raise ValueError("two boards have the same name: " + ", ".join(sorted({n for n in names if names.count(n) > 1})))
@@ -37,7 +38,8 @@ class Gateway:
         self.dispatcher: Dispatcher | None = Dispatcher(self.sessions, self._dispatch_state) if dispatch else None
         if mqtt is not None:
             self.mqtt = MqttBridge(mqtt[0], mqtt[1], name, self._command,
-                                   self.dispatcher.order if self.dispatcher else None, dispatch_topic)
+                                   self.dispatcher.order if self.dispatcher else None, dispatch_topic,
+                                   mqtt_owner_ops)
         self.registry = CollectorRegistry()
         self.registry.register(FleetCollector(self))
         self.http: ThreadingHTTPServer | None = None
