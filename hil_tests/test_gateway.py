@@ -74,7 +74,8 @@ def test_prometheus_scrapes_every_board_and_mqtt_carries_state_and_commands(mosq
             # a board that falls silent is reported, not forgotten
             farm.boards[2].stop()
             lis.wait(lambda: lis.last.get(f"{base}/b2/online") is False, 30, "b2 reported offline")
-            assert lis.last[f"{base}/b2/state"]["online"] is False  # its last state stays, marked stale
+            # its last state stays, marked stale (published just after `online`: waited for, not assumed)
+            lis.wait(lambda: lis.last[f"{base}/b2/state"]["online"] is False, 10, "b2's state marked stale")
             prom.wait_for('hashboard_up{board="b2"}', lambda r: r and value(r[0]) == 0)
             assert value(prom.query('hashboard_up{board="b0"}')[0]) == 1
         finally:
