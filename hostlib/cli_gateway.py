@@ -44,7 +44,7 @@ def cmd_gateway(args) -> int:
         raise UsageError("no boards: give --board-port PORT (repeatable) or a --config with boards")
     try:
         gw = Gateway(cfg.name, cfg.boards, cfg.refresh_s, cfg.health_s, cfg.metrics, cfg.mqtt, cfg.dispatch,
-                     cfg.dispatch_topic, cfg.mqtt_authorizes)
+                     cfg.dispatch_topic, cfg.mqtt_owner_ops)
     except OSError as e:
         raise UsageError(f"--metrics {cfg.metrics}: cannot listen: {e.strerror or e}") from None
     except ValueError as e:

@@ -51,6 +51,8 @@ def seed(text: str) -> int:
 
 
 def cmd_sim(args) -> int:
+    if args.boards < 1:
+        raise UsageError(f"--boards: at least 1, got {args.boards}")
     if args.lane == "fast":
         return _sim_farm(args)
     if args.boards != 1:

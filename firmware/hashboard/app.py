@@ -237,6 +237,7 @@ class App:
         now = self.clock.ticks_ms()
         self.power.resume()
         self.hb_lost = False
+        self.hb_applied = None  # status heartbeat.applied: a policy in force until this resume
         self.settings["shed"] = 0
         for m in self.modules:
             m.shed = False

@@ -27,16 +27,16 @@ class GatewayConfig:
     mqtt: tuple[str, int] | None = None
     dispatch: bool = True
     dispatch_topic: str = "hashboard/farm/dispatch"
-    mqtt_authorizes: bool = False  # MQTT commands get the board's secret (a broker with ACLs only)
+    mqtt_owner_ops: bool = False  # power/tune over MQTT, signed with the boards' secrets (a broker with ACLs only)
 
 
-def address(text: object, key: str) -> tuple[str, int]:
-    """HOST:PORT (port 0: any free port, for metrics)."""
+def address(text: object, key: str, lowest: int = 0) -> tuple[str, int]:
+    """HOST:PORT (port 0: any free port, for metrics; a broker's port is 1 and up)."""
     if not isinstance(text, str) or ":" not in text:
         raise ConfigError(f"{key}: expected HOST:PORT, got {text!r}")
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{key}: expected HOST:PORT with a port 0..65535, got {text!r}")
+    if not host or not port.isdigit() or not lowest <= int(port) <= 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT with a port {lowest}..65535, got {text!r}")
     return host.strip("[]"), int(port)
 
 
@@ -52,6 +52,9 @@ def _heartbeat(doc: object, where: str, default: tuple[str | None, float]) -> tu
         return default
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}heartbeat: expected an object {{policy, timeout_s}}")
+    extra = set(doc) - {"policy", "timeout_s"}
+    if extra:
+        raise ConfigError(f"{where}heartbeat: unknown key(s) {', '.join(sorted(extra))} (known: policy, timeout_s)")
     policy = doc.get("policy", default[0])
     if policy is not None and policy not in POLICIES:
         raise ConfigError(f"{where}heartbeat.policy: one of {', '.join(POLICIES)} (or leave it out: the board's own)")
@@ -63,7 +66,7 @@ def load(doc: object, read_secret) -> GatewayConfig:
     if not isinstance(doc, dict):
         raise ConfigError("the config is a JSON object")
     known = {"name", "boards", "refresh_s", "health_s", "metrics", "mqtt", "dispatch", "dispatch_topic", "heartbeat",
-             "mqtt_authorizes"}
+             "mqtt_owner_ops"}
     extra = set(doc) - known
     if extra:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})")
@@ -77,13 +80,13 @@ def load(doc: object, read_secret) -> GatewayConfig:
     if doc.get("metrics") is not None:
         cfg.metrics = address(doc["metrics"], "metrics")
     if doc.get("mqtt") is not None:
-        cfg.mqtt = address(doc["mqtt"], "mqtt")
+        cfg.mqtt = address(doc["mqtt"], "mqtt", 1)
     if not isinstance(doc.get("dispatch", True), bool):
         raise ConfigError("dispatch: true or false")
     cfg.dispatch = doc.get("dispatch", True)
-    if not isinstance(doc.get("mqtt_authorizes", False), bool):
-        raise ConfigError("mqtt_authorizes: true or false")
-    cfg.mqtt_authorizes = doc.get("mqtt_authorizes", False)
+    if not isinstance(doc.get("mqtt_owner_ops", False), bool):
+        raise ConfigError("mqtt_owner_ops: true or false")
+    cfg.mqtt_owner_ops = doc.get("mqtt_owner_ops", False)
     topic = doc.get("dispatch_topic", cfg.dispatch_topic)
     if not isinstance(topic, str) or not topic or any(c in topic for c in "+#"):
         raise ConfigError("dispatch_topic: a topic without wildcards")
@@ -110,6 +113,22 @@ def load(doc: object, read_secret) -> GatewayConfig:
             secret = read_secret(b["secret_file"])
         cfg.boards.append(BoardConfig(b["port"], name, secret, policy, after))
     return cfg
+
+
+REFRESH_S = (0.2, 60.0)
+
+
+def check(cfg: GatewayConfig) -> None:
+    """What holds only for the whole configuration, flags included (called once they are merged):
+    the gateway must read each board well within its heartbeat timeout, or the board applies its
+    policy (curtail, off) under a gateway that is alive and well."""
+    if not REFRESH_S[0] <= cfg.refresh_s <= REFRESH_S[1]:
+        raise ConfigError(f"refresh_s (--refresh): expected {REFRESH_S[0]:g}..{REFRESH_S[1]:g} s, got {cfg.refresh_s:g}")
+    for b in cfg.boards:
+        if cfg.refresh_s > b.heartbeat_s / 2:
+            raise ConfigError(f"board {b.name}: refresh_s (--refresh) {cfg.refresh_s:g} s must be at most half its "
+                              f"heartbeat timeout_s (--heartbeat-after) {b.heartbeat_s:g} s, or the board applies "
+                              "its heartbeat policy between two reads")
 
 
 def load_file(path: str, read_secret) -> GatewayConfig:

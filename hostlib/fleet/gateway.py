@@ -24,14 +24,14 @@ class Gateway:
     def __init__(self, name: str, boards: list[BoardConfig], refresh_s: float = 1.0, health_s: float = 600.0,
                  metrics: tuple[str, int] | None = None, mqtt: tuple[str, int] | None = None,
                  dispatch: bool = True, dispatch_topic: str = "hashboard/farm/dispatch",
-                 mqtt_authorizes: bool = False) -> None:
+                 mqtt_owner_ops: bool = False) -> None:
         names = [b.name for b in boards]
         if len(set(names)) != len(names):
             raise ValueError("two boards have the same name: " + ", ".join(sorted({n for n in names if names.count(n) > 1})))
         if len({topic_safe(n) for n in names}) != len(names):
             raise ValueError("two board names map to the same MQTT topic level (only A-Z a-z 0-9 _ . : - are kept)")
         self.name = name
-        self.mqtt_authorizes = mqtt_authorizes
+        self.mqtt_owner_ops = mqtt_owner_ops  # MQTT takes power/tune, and they get the board's secret
         self.sessions = [BoardSession(b, refresh_s, health_s, on_status=self._status, on_event=self._event,
                                       on_health=self._health, on_online=self._online) for b in boards]
         self._by_topic = {topic_safe(s.name): s for s in self.sessions}
@@ -39,10 +39,12 @@ class Gateway:
         self.dispatcher: Dispatcher | None = Dispatcher(self.sessions, self._dispatch_state) if dispatch else None
         if mqtt is not None:
             self.mqtt = MqttBridge(mqtt[0], mqtt[1], name, self._command,
-                                   self.dispatcher.order if self.dispatcher else None, dispatch_topic)
+                                   self.dispatcher.order if self.dispatcher else None, dispatch_topic,
+                                   mqtt_owner_ops)
         self.registry = CollectorRegistry()
         self.registry.register(FleetCollector(self))
         self.http: ThreadingHTTPServer | None = None
+        self._serving = False  # shutdown() waits for serve_forever: never call it before that runs
         if metrics is not None:
             self.http = ThreadingHTTPServer(metrics, _handler(self))
             self.http.daemon_threads = True
@@ -56,6 +58,7 @@ class Gateway:
             self.mqtt.start()
         if self.http is not None:
             threading.Thread(target=self.http.serve_forever, name="metrics http", daemon=True).start()
+            self._serving = True
         for s in self.sessions:
             s.start()
 
@@ -65,7 +68,8 @@ class Gateway:
         for s in self.sessions:
             s.stop()
         if self.http is not None:
-            self.http.shutdown()
+            if self._serving:
+                self.http.shutdown()
             self.http.server_close()
         if self.mqtt is not None:
             self.mqtt.stop()
@@ -93,9 +97,9 @@ class Gateway:
         if self.mqtt is not None and s.snap.health is not None:
             self.mqtt.board_health(s.name, s.snap.health)
 
-    def _dispatch_state(self, doc: dict) -> None:
+    def _dispatch_state(self, doc: dict, retain: bool = True) -> None:
         if self.mqtt is not None:
-            self.mqtt.dispatch_state(doc)
+            self.mqtt.dispatch_state(doc, retain)
 
     # ------------------------------------------------------------------ to the boards
     def _command(self, board: str, cmd: dict, reply) -> None:
@@ -108,7 +112,7 @@ class Gateway:
             return
         s.command(cmd["op"], cmd["args"], lambda ok, data: reply({"ok": True, "data": data} if ok else
                                                                  {"ok": False, "error": data}),
-                  authorize=self.mqtt_authorizes)
+                  authorize=self.mqtt_owner_ops)
 
     # ------------------------------------------------------------------ views
     def farm(self) -> dict[str, Any]:

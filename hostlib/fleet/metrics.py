@@ -62,7 +62,11 @@ class FleetCollector(Collector):
             pw = st.get("power") or {}
             g["hashboard_curtailed"].add_metric([b], 1.0 if pw.get("curtailed") else 0.0)
             hb = st.get("heartbeat") or {}
-            g["hashboard_heartbeat_lost"].add_metric([b], 1.0 if hb.get("lost") else 0.0)
+            # `lost` is cleared by the very request that reads it (any request is a heartbeat): a
+            # gateway never sees it. `applied` stays until `resume`: a curtail/off policy in force
+            # since this gateway (or its predecessor) fell silent
+            in_force = hb.get("lost") or hb.get("applied") in ("curtail", "off")
+            g["hashboard_heartbeat_lost"].add_metric([b], 1.0 if in_force else 0.0)
             if snap.info:
                 th = (snap.info.get("limits") or {}).get("thermal") or {}
                 if "hot_c" in th:
@@ -117,7 +121,7 @@ _GAUGES = [
     ("hashboard_power_watts", "board input power, summed over its modules", B),
     ("hashboard_hashrate_ths", "board hashrate, summed over its modules", B),
     ("hashboard_curtailed", "1 while the board is curtailed (any level)", B),
-    ("hashboard_heartbeat_lost", "1 while the board applies its heartbeat policy", B),
+    ("hashboard_heartbeat_lost", "1 while the board's heartbeat policy (curtail, off) is in force, until resume", B),
     ("hashboard_thermal_hot_celsius", "the board definition's hot threshold", B),
     ("hashboard_status_age_seconds", "seconds since the board's last status reached the gateway", B),
     ("hashboard_status_refresh_seconds", "mean seconds between two status reads", B),

@@ -16,7 +16,11 @@ import paho.mqtt.client as mqtt
 
 QOS = 1
 ROOT = "hashboard"
-COMMANDS = ("curtail", "resume", "power", "tune", "status")  # what a farm's scripts may send a board
+COMMANDS = ("curtail", "resume", "status")  # what any client of the broker may send a board
+# Owner ops: a provisioned board answers them only with its secret, which the gateway holds and
+# signs with for whoever sent the message; the broker does not say who that was. Off unless the
+# configuration says so (`mqtt_owner_ops`), for a broker that authenticates and restricts `.../cmd`.
+OWNER_COMMANDS = ("power", "tune")
 
 
 def topic_safe(name: str) -> str:
@@ -38,8 +42,9 @@ class MqttBridge:
     def __init__(self, host: str, port: int, gateway: str,
                  on_command: Callable[[str, dict, Callable[[dict], None]], None],
                  on_dispatch: Callable[[dict], None] | None = None,
-                 dispatch_topic: str = f"{ROOT}/farm/dispatch") -> None:
+                 dispatch_topic: str = f"{ROOT}/farm/dispatch", owner_ops: bool = False) -> None:
         self.gw = topic_safe(gateway)
+        self.commands = COMMANDS + (OWNER_COMMANDS if owner_ops else ())
         self.base = f"{ROOT}/{self.gw}"
         self.dispatch_topic = dispatch_topic
         self._on_command = on_command
@@ -94,8 +99,8 @@ class MqttBridge:
         flagged = [c for c in doc.get("chips") or [] if c.get("flag") != "ok"]
         self.publish(f"{self.base}/{topic_safe(board)}/health", {"chips": flagged}, retain=True)
 
-    def dispatch_state(self, doc: dict) -> None:
-        self.publish(f"{self.dispatch_topic}/state", doc, retain=True)
+    def dispatch_state(self, doc: dict, retain: bool = True) -> None:
+        self.publish(f"{self.dispatch_topic}/state", doc, retain=retain)
 
     # ------------------------------------------------------------------ in
     def _connected(self, client, userdata, flags, reason, properties=None) -> None:
@@ -132,7 +137,7 @@ class MqttBridge:
             if isinstance(doc, dict) and self._on_dispatch:
                 self._on_dispatch(doc)
             else:
-                self.dispatch_state({"state": "refused", "error": "a dispatch message is a JSON object"})
+                self.dispatch_state({"state": "refused", "error": "a dispatch message is a JSON object"}, False)
             return
         board = topic[len(self.base) + 1:].rsplit("/", 1)[0]
         ack = f"{self.base}/{board}/ack"
@@ -145,7 +150,12 @@ class MqttBridge:
             self.publish(ack, {"id": rid, **result})
 
         op, args = doc.get("op"), doc.get("args", {})
-        if op not in COMMANDS or not isinstance(args, dict):
-            reply({"ok": False, "error": f"op must be one of {', '.join(COMMANDS)} with args an object"})
+        if op in OWNER_COMMANDS and op not in self.commands:
+            reply({"ok": False, "error": f"{op} is an owner op (the gateway would sign it with the board's secret for "
+                                         "any client of the broker); off unless the gateway's config sets "
+                                         "mqtt_owner_ops: true"})
+            return
+        if op not in self.commands or not isinstance(args, dict):
+            reply({"ok": False, "error": f"op must be one of {', '.join(self.commands)} with args an object"})
             return
         self._on_command(board, {"op": op, "args": args}, reply)

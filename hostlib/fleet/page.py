@@ -40,7 +40,7 @@ def render(farm: dict) -> str:
                     f"<td>{_num(b.get('ths'), '.2f')}</td>{cells}<td>{escape(flagged)}</td></tr>")
     d = farm.get("dispatch")
     disp = "no dispatch role" if d is None else (
-        f"dispatch: {escape(str(d['state']))}, limit {d['limit_w'] if d['limit_w'] is not None else 'none'} W, "
+        f"dispatch: {escape(str(d['state']))}, limit {'none' if d['limit_w'] is None else str(d['limit_w']) + ' W'}, "
         f"measured {d['measured_w']} W" + (f", at limit after {d['t_to_limit_s']} s" if d.get("t_to_limit_s") is not None else ""))
     return (f'<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">'
             f"<title>{escape(farm['gateway'])}: farm</title><style>{_STYLE}</style></head><body>"

@@ -8,6 +8,7 @@ never dropped from the gateway's view."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -19,6 +20,7 @@ from ..errors import HbError
 from ..link import Link
 
 Reply = Callable[[bool, Any], None]  # (ok, data or error text)
+log = logging.getLogger("hbctl.gateway")
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Counters:
     refreshes: int = 0
     refresh_s_sum: float = 0.0
     commands: int = 0
+    callback_errors: int = 0
     stats: dict = field(default_factory=dict)
 
 
@@ -85,7 +88,7 @@ class BoardSession:
     def stop(self, wait: bool = True) -> None:
         self._stop.set()
         self._cmds.put(("", {}, None, False))  # wakes the wait
-        if wait:
+        if wait and self._thread.ident is not None:  # a gateway whose start failed never started it
             self._thread.join(timeout=10)
 
     def command(self, op: str, args: dict, reply: Reply | None = None, authorize: bool = False) -> None:
@@ -135,6 +138,7 @@ class BoardSession:
         args: dict[str, Any] = {"timeout_s": self.cfg.heartbeat_s}
         if self.cfg.heartbeat_policy is not None:  # left out: the board definition's policy
             args["policy"] = self.cfg.heartbeat_policy
+        self._fail_queued("reconnecting")  # anything queued while it was silent
         armed = self._request("heartbeat", args)  # the contract; every request from here on renews it
         if not armed or armed.get("policy") is None:
             raise HbError(f"board on {self.cfg.port} did not arm the heartbeat contract: {armed}")
@@ -154,9 +158,9 @@ class BoardSession:
             was = self.snap.online
             self.snap = Snapshot(online=True, status=st, info=self.snap.info, t=now, health=self.snap.health)
             if not was and self._on_online:
-                self._on_online(self, True)
+                self._callback(self._on_online, self, True)
             if self._on_status:
-                self._on_status(self)
+                self._callback(self._on_status, self)
             self._events()
             if self.health_s > 0 and now - self._t_health >= self.health_s:
                 self._t_health = now
@@ -205,7 +209,7 @@ class BoardSession:
                 continue  # the first look only learns where the board's ring stands
             self.counters.events += 1
             if self._on_event:
-                self._on_event(self, ev)
+                self._callback(self._on_event, self, ev)
         if since is None and self._event_seq is None:
             self._event_seq = 0
 
@@ -221,9 +225,25 @@ class BoardSession:
         s = self.snap
         self.snap = Snapshot(online=s.online, status=s.status, info=s.info, t=s.t, health=doc)
         if self._on_health:
-            self._on_health(self)
+            self._callback(self._on_health, self)
+
+    def _fail_queued(self, why: str) -> None:
+        """Refuse every command still queued: a command for a silent board is answered now, not run
+        whenever the board comes back (a dispatch shed or an MQTT `power` minutes late, after the
+        order that wanted it was replaced), and dispatch does not wait on it forever."""
+        while True:
+            try:
+                op, _args, reply, _auth = self._cmds.get_nowait()
+            except queue.Empty:
+                return
+            if op and reply:
+                try:
+                    reply(False, f"board {self.name} is not answering: {why}; not sent")
+                except Exception:  # noqa: BLE001
+                    log.exception("reply for board %s failed", self.name)
 
     def _offline(self, why: str) -> None:
+        self._fail_queued(why)
         s = self.snap
         was = s.online
         self.snap = Snapshot(online=False, status=s.status, info=s.info, t=s.t, error=why, health=s.health)
@@ -231,4 +251,15 @@ class BoardSession:
             self._link.close()
             self._link = None
         if was and self._on_online:
-            self._on_online(self, False)
+            self._callback(self._on_online, self, False)
+
+    def _callback(self, fn, *args) -> None:
+        """A gateway callback (MQTT, dispatch) that fails is the gateway's bug, not this board's:
+        it must not mark the board offline, and above all must not stop the requests that keep
+        the board's heartbeat alive (dispatch is farm-wide: one bad reading would otherwise
+        knock every board's session into its reconnect backoff, past the heartbeat timeout)."""
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001
+            self.counters.callback_errors += 1
+            log.exception("gateway callback for board %s failed", self.name)
