@@ -13,7 +13,7 @@ class FakeSession:
     def __init__(self, name, modules, online=True):
         self.name = name
         self.sent = []
-        self.snap = SimpleNamespace(online=online, status={"modules": modules})
+        self.snap = SimpleNamespace(online=online, status={"modules": modules}, t=0.0)
 
     def command(self, op, args, reply=None, authorize=False):
         self.sent.append((op, args["module"]))
@@ -67,3 +67,20 @@ def test_a_bad_order_is_refused_and_changes_nothing():
         d.order({"id": "x", **bad})
         assert published[-1]["state"] == "refused"
     assert a.sent == b.sent == [] and d.limit_w is None
+
+
+def test_a_silent_board_counts_as_off_once_its_own_policy_must_have_switched_it_off():
+    import time
+
+    a, b = _farm()
+    b.snap.online = False
+    b.snap.status["heartbeat"] = {"armed": {"policy": "curtail", "timeout_s": 10}}
+    b.snap.t = time.monotonic() - 5  # silent for 5 s: its policy has not acted yet
+    d = Dispatcher([a, b], lambda doc, *retain: None)
+    assert d.measured_w() == 1250.0
+    b.snap.t = time.monotonic() - 16  # 10 s timeout + the ramp-down: off by its own doing
+    assert d.measured_w() == 625.0
+    d.order({"id": "o", "limit_w": 700.0, "deadline_s": 5})
+    assert a.sent == [] and b.sent == []  # a's 625 W fit: nothing shed for power nobody draws
+    b.snap.status["heartbeat"] = {"armed": {"policy": "hold", "timeout_s": 10}}  # hold: it still runs
+    assert d.measured_w() == 1250.0

@@ -26,7 +26,7 @@ class GatewayConfig:
     metrics: tuple[str, int] | None = None
     mqtt: tuple[str, int] | None = None
     dispatch: bool = True
-    dispatch_topic: str = "hashboard/farm/dispatch"
+    dispatch_topic: str | None = None  # None: hashboard/<name>/dispatch, this gateway's own
     mqtt_owner_ops: bool = False  # power/tune over MQTT, signed with the boards' secrets (a broker with ACLs only)
 
 
@@ -88,7 +88,7 @@ def load(doc: object, read_secret) -> GatewayConfig:
         raise ConfigError("mqtt_owner_ops: true or false")
     cfg.mqtt_owner_ops = doc.get("mqtt_owner_ops", False)
     topic = doc.get("dispatch_topic", cfg.dispatch_topic)
-    if not isinstance(topic, str) or not topic or any(c in topic for c in "+#"):
+    if topic is not None and (not isinstance(topic, str) or not topic or any(c in topic for c in "+#")):
         raise ConfigError("dispatch_topic: a topic without wildcards")
     cfg.dispatch_topic = topic
     hb = _heartbeat(doc.get("heartbeat"), "", (None, 10.0))

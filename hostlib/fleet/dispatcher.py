@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 HYSTERESIS = 0.02  # a shed module comes back only when it fits 2 % under the limit
 SETTLE_MARGIN_W = 0.0  # measured <= limit, as the boards report it
+POLICY_RAMP_S = 5.0  # after a heartbeat timeout, what a board's curtail ramp-down takes at most
 RESEND_S = 3.0  # the same command for a module again only after this long
 DRIFT_S = 3.0  # every command answered this long ago and still over the limit: shed one more
 
@@ -32,6 +33,18 @@ def _reading(v) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
         return 0.0
     return float(v)
+
+
+def _policy_has_it_off(s) -> bool:
+    """A silent board whose armed heartbeat policy (curtail, off) has had its timeout and a
+    ramp-down since its last status: it draws nothing now, by its own doing. Counting its last
+    reading instead would shed the rest of the farm for power nobody draws."""
+    if s.snap.online or s.snap.status is None:
+        return False
+    armed = (s.snap.status.get("heartbeat") or {}).get("armed") or {}
+    if armed.get("policy") not in ("curtail", "off"):
+        return False
+    return time.monotonic() - s.snap.t > float(armed.get("timeout_s", 3600)) + POLICY_RAMP_S
 
 
 class Dispatcher:
@@ -71,7 +84,7 @@ class Dispatcher:
         total = 0.0
         for s in self.sessions:
             st = s.snap.status
-            if st is not None:
+            if st is not None and not _policy_has_it_off(s):
                 total += sum(_reading(m.get("power_w")) for m in st.get("modules") or [])
         return total
 
@@ -97,6 +110,8 @@ class Dispatcher:
                 if m.get("state") in RUNNING and not m.get("shed") and w > 0 and ths > 0 and (
                         not frozen or key not in self.known):
                     self.known[key] = (w, ths)
+                if _policy_has_it_off(s):  # silent long enough for its own policy to have switched it off
+                    w = ths = 0.0
                 if s.snap.online and m.get("state") not in FAULTY and key in self.known:
                     full, kths = self.known[key]
                     units.append(dispatch.Unit(s.name, m["slot"], full, kths))

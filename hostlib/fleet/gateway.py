@@ -23,7 +23,7 @@ from .session import BoardConfig, BoardSession
 class Gateway:
     def __init__(self, name: str, boards: list[BoardConfig], refresh_s: float = 1.0, health_s: float = 600.0,
                  metrics: tuple[str, int] | None = None, mqtt: tuple[str, int] | None = None,
-                 dispatch: bool = True, dispatch_topic: str = "hashboard/farm/dispatch",
+                 dispatch: bool = True, dispatch_topic: str | None = None,
                  mqtt_owner_ops: bool = False) -> None:
         names = [b.name for b in boards]
         if len(set(names)) != len(names):
@@ -37,6 +37,9 @@ class Gateway:
         self._by_topic = {topic_safe(s.name): s for s in self.sessions}
         self.mqtt: MqttBridge | None = None
         self.dispatcher: Dispatcher | None = Dispatcher(self.sessions, self._dispatch_state) if dispatch else None
+        if dispatch_topic is None:  # its own: several gateways on one broker never share a limit
+            dispatch_topic = f"hashboard/{topic_safe(name)}/dispatch"
+        self.dispatch_topic = dispatch_topic
         if mqtt is not None:
             self.mqtt = MqttBridge(mqtt[0], mqtt[1], name, self._command,
                                    self.dispatcher.order if self.dispatcher else None, dispatch_topic,

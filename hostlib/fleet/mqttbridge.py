@@ -42,11 +42,11 @@ class MqttBridge:
     def __init__(self, host: str, port: int, gateway: str,
                  on_command: Callable[[str, dict, Callable[[dict], None]], None],
                  on_dispatch: Callable[[dict], None] | None = None,
-                 dispatch_topic: str = f"{ROOT}/farm/dispatch", owner_ops: bool = False) -> None:
+                 dispatch_topic: str | None = None, owner_ops: bool = False) -> None:
         self.gw = topic_safe(gateway)
         self.commands = COMMANDS + (OWNER_COMMANDS if owner_ops else ())
         self.base = f"{ROOT}/{self.gw}"
-        self.dispatch_topic = dispatch_topic
+        self.dispatch_topic = dispatch_topic or f"{ROOT}/{topic_safe(gateway)}/dispatch"
         self._on_command = on_command
         self._on_dispatch = on_dispatch
         self.connected = False
