@@ -61,7 +61,6 @@ class Dispatcher:
         self.pending: set[tuple[str, int]] = set()  # commands sent, no reply yet
         self.sent: dict[tuple[str, int], str] = {}  # the last command per module, and when
         self.sent_t: dict[tuple[str, int], float] = {}
-        self.last_plan: list[dispatch.Action] = []
         # the sheds this dispatcher answers for: those it made, and those standing when an order
         # came (an order takes over the farm's sheds). Only these are ever resumed: a module an
         # operator shed by hand (MQTT cmd, hbctl), one another gateway shed, or one a previous
@@ -198,7 +197,6 @@ class Dispatcher:
         for act, board, module in actions:
             self._send(act, board, module)
         if actions:
-            self.last_plan = actions
             self._t_act = time.monotonic()
         return self._report(alloc)
 

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HbError
@@ -55,7 +55,6 @@ class Counters:
     refresh_s_sum: float = 0.0
     commands: int = 0
     callback_errors: int = 0
-    stats: dict = field(default_factory=dict)
 
 
 class BoardSession:
@@ -95,8 +94,8 @@ class BoardSession:
         """Queue a request for this board; `reply(ok, data_or_error)` is called from its thread.
         authorize: answer a provisioned board's refusal with the board's secret (the gateway's
         own requests: the heartbeat contract). Off for whoever sent a command over MQTT, unless
-        the configuration trusts the broker (docs/fleet.md): the gateway must not lend its
-        secret to anyone who can publish."""
+        the configuration trusts the broker (`mqtt_owner_ops`, docs/fleet.md): the gateway must
+        not lend its secret to anyone who can publish."""
         self._cmds.put((op, args, reply, authorize))
 
     # ------------------------------------------------------------------ thread
