@@ -97,6 +97,13 @@ class Listener:
             self.times.append(time.monotonic())
             self._cv.notify_all()
 
+    def all_hashing(self, base: str, names: list[str]) -> list[dict] | bool:
+        """Every board's retained state (under topic root `base`) online with 4 modules hashing
+        and measured: their documents, else False."""
+        docs = [self.last.get(f"{base}/{n}/state") for n in names]
+        return all(isinstance(d, dict) and d["online"] and [m["state"] for m in d["modules"]] == ["hashing"] * 4
+                   and all(m["ghs"] > 0 for m in d["modules"]) for d in docs) and docs
+
     def publish(self, topic: str, doc: Any) -> None:
         self.client.publish(topic, json.dumps(doc), qos=1).wait_for_publish(10)
 

@@ -21,12 +21,6 @@ def _gw_name() -> str:
     return "t" + uuid.uuid4().hex[:6]
 
 
-def _all_hashing(lis: Listener, base: str, names: list[str]):
-    docs = [lis.last.get(f"{base}/{n}/state") for n in names]
-    return all(isinstance(d, dict) and d["online"] and [m["state"] for m in d["modules"]] == ["hashing"] * 4
-               and all(m["ghs"] > 0 for m in d["modules"]) for d in docs) and docs
-
-
 def test_the_shipped_alert_rules_pass_promtool():
     ok, out = promtool_check_rules(ALERTS)
     assert ok, out
@@ -39,7 +33,7 @@ def test_prometheus_scrapes_every_board_and_mqtt_carries_state_and_commands(mosq
         gw = GatewayProcess(farm.ports, "--mqtt", f"{mosquitto.host}:{mosquitto.port}", "--name", gwn, names=names)
         lis = Listener(mosquitto, f"{base}/#")
         try:
-            _ = lis.wait(lambda: _all_hashing(lis, base, names), 120, "every board hashing, as retained state")
+            _ = lis.wait(lambda: lis.all_hashing(base, names), 120, "every board hashing, as retained state")
             assert lis.last[f"{base}/status"] == "online"
             prom = prometheus([gw.metrics], rule_files=[ALERTS])
             power = prom.wait_for("hashboard_power_watts", lambda r: len(r) == 3 and all(value(x) > 500 for x in r))
@@ -93,7 +87,7 @@ def test_sixteen_boards_meet_a_dispatch_limit_in_merit_order_and_fall_safe_when_
                             config={"dispatch_topic": topic})
         lis = Listener(mosquitto, f"{base}/#", f"{topic}/state")
         try:
-            docs = lis.wait(lambda: _all_hashing(lis, base, names), 180, "16 boards hashing")
+            docs = lis.wait(lambda: lis.all_hashing(base, names), 180, "16 boards hashing")
             jth = {(n, m["slot"]): m["power_w"] / (m["ghs"] / 1000.0) for n, d in zip(names, docs) for m in d["modules"]}
             full = sum(d["power_w"] for d in docs)
             limit = 0.6 * full

@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         lis = Listener(mq, "hashboard/bench/#", "bench/dispatch/state")
         try:
             def all_hashing():
-                docs = [lis.last.get(f"hashboard/bench/{n}/state") for n in names]
-                return all(isinstance(d, dict) and [m["state"] for m in d["modules"]] == ["hashing"] * 4
-                           for d in docs) and docs
+                return lis.all_hashing("hashboard/bench", names)
 
             t0 = time.monotonic()
             lis.wait(all_hashing, 180, "every board hashing")

@@ -11,6 +11,7 @@ from .events import Events
 from .healthlog import HealthLog
 from .expander import TCA9535
 from .module import EMPTY, OFF, RUNNING, Module
+from .slotfsm import FAULTY
 from .power import PowerManager
 from .protocol import Protocol, ProtocolError
 from .settings import MemoryStore
@@ -21,7 +22,6 @@ CHIPS = {"BM1370": bm1370}
 _PRESENT_SAMPLES = 2  # consecutive equal samples before a presence change counts (debounce)
 _BUSY = ("identifying", "powering", "enumerating", "ramping")
 _LINES_PER_PASS = 4  # host requests served per loop pass: a flood cannot starve the control step
-_FAULTY = ("fault", "unidentified", "incompatible")
 
 
 # (module, its ops) for Protocol.lazy
@@ -430,7 +430,7 @@ class App:
                 busy += 1
             if s in RUNNING:
                 running += 1
-            if s in _FAULTY:
+            if s in FAULTY:
                 faulty += 1
             if s == EMPTY:
                 empty += 1

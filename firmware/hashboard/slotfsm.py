@@ -18,6 +18,7 @@ FAULT = "fault"
 UNIDENTIFIED = "unidentified"
 INCOMPATIBLE = "incompatible"
 RUNNING = (HASHING, THROTTLED)
+FAULTY = (FAULT, UNIDENTIFIED, INCOMPATIBLE)  # held off by a fault the host must look at
 POWERED = (POWERING, ENUMERATING, RAMPING, HASHING, THROTTLED)
 
 # actions the executor performs

@@ -16,7 +16,7 @@ from prometheus_client.registry import CollectorRegistry
 from . import page
 from .dispatcher import Dispatcher
 from .metrics import FleetCollector
-from .mqttbridge import MqttBridge, topic_safe
+from .mqttbridge import MqttBridge, summary, topic_safe
 from .session import BoardConfig, BoardSession
 
 
@@ -120,8 +120,6 @@ class Gateway:
     # ------------------------------------------------------------------ views
     def farm(self) -> dict[str, Any]:
         """The page's and /farm.json's document: every board, as last seen."""
-        from .mqttbridge import summary
-
         boards = []
         for s in self.sessions:
             d = summary(s.snap.status or {}, s.snap.online)

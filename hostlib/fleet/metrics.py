@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hashboard.slotfsm import FAULTY, RUNNING  # the firmware's own state names
+
 if TYPE_CHECKING:
     from .gateway import Gateway
 
-RUNNING = ("hashing", "throttled")
-FAULTY = ("fault", "unidentified", "incompatible")
 
 
 def module_rows(st: dict) -> Iterable[dict]:

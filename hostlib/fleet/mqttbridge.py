@@ -14,6 +14,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from .metrics import board_power_w, board_ths
+
 QOS = 1
 ROOT = "hashboard"
 COMMANDS = ("curtail", "resume", "status")  # what any client of the broker may send a board
@@ -33,8 +35,8 @@ def summary(st: dict, online: bool) -> dict:
     mods = []
     for m in st.get("modules") or []:
         mods.append({k: m.get(k) for k in ("slot", "state", "serial", "cause", "ghs", "power_w", "temp_c", "shed")})
-    return {"online": online, "state": st.get("state"), "power_w": round(sum(m.get("power_w") or 0.0 for m in mods), 2),
-            "ths": round(sum(m.get("ghs") or 0.0 for m in mods) / 1000.0, 3), "curtailed": (st.get("power") or {}).get("curtailed"),
+    return {"online": online, "state": st.get("state"), "power_w": round(board_power_w(st), 2),
+            "ths": round(board_ths(st), 3), "curtailed": (st.get("power") or {}).get("curtailed"),
             "heartbeat": st.get("heartbeat"), "uptime_ms": st.get("uptime_ms"), "modules": mods}
 
 

@@ -198,8 +198,6 @@ class BoardSession:
     def _events(self) -> None:
         since = self._event_seq
         evs = self._request("events", {"since": since if since is not None else 0})
-        if isinstance(evs, dict):
-            evs = evs.get("events", [])
         for ev in evs or []:
             seq = ev.get("seq")
             if isinstance(seq, int):
