@@ -3,21 +3,21 @@
 # health within MAX_TRIES boots, else the board returns to the confirmed app by itself. Every
 # state change is one atomic rename; a slot boots only if every file matches its manifest.
 # Runs on MicroPython (boot.py) and imports on CPython (tests drive it on a directory).
-import hashlib
 import json
 import os
 import sys
+
+import romcache
 
 SLOTS = ("a", "b")
 APPS = "apps"
 STATE = "apps/state.json"
 MAX_TRIES = 3  # boots a trial app gets to confirm itself
-LOADER = ("boot.py", "main.py", "bootsel.py", "sigcheck.py")  # stay loose at the root; never in a slot
+LOADER = ("boot.py", "main.py", "bootsel.py", "sigcheck.py", "romcache.py")  # stay loose at the root; never in a slot
 KEY = "verify_key.json"  # a provisioned verification key: only signed bundles boot (docs/security.md)
 
 root = ""  # "" = the current directory (the flash root on a board)
 current = None  # what boot() chose: dict(slot, trial, version, bundle, layout, reverted, dir)
-_buf = bytearray(512)
 
 
 def _path(p):
@@ -58,15 +58,11 @@ def write_json(p, doc):
 
 
 def sha256_file(p):
-    h = hashlib.sha256()
-    mv = memoryview(_buf)
-    with open(_path(p), "rb") as f:
-        while True:
-            n = f.readinto(_buf)
-            if not n:
-                break
-            h.update(mv[:n])
-    return _hex(h.digest())
+    return _hex(_digest(p))
+
+
+def _digest(p):
+    return romcache.file_digest(_path(p))  # a manifest is 10 KB: read in pieces
 
 
 def _hex(b):
@@ -100,8 +96,7 @@ def admit(slot, st, trial=True):
         return None  # a development board: unsigned bundles boot
     d = APPS + "/" + slot
     try:
-        with open(_path(d + "/manifest.json"), "rb") as f:
-            body = f.read()
+        digest = _digest(d + "/manifest.json")
         with open(_path(d + "/manifest.sig"), "rb") as f:
             raw = f.read()
     except OSError:
@@ -112,14 +107,12 @@ def admit(slot, st, trial=True):
         return "signature is not hex"
     import sigcheck
 
-    why = sigcheck.check(body, sig, key)
+    why = sigcheck.check(None, sig, key, digest)
     if why is not None:
         return why
     if trial:
-        try:
-            seq = json.loads(body).get("seq")
-        except ValueError:
-            seq = None
+        man = read_json(d + "/manifest.json")
+        seq = man.get("seq") if man is not None else None
         if not isinstance(seq, int) or seq < st.get("min_seq", 0):
             return "downgrade: bundle seq %s is below the newest confirmed %s" % (seq, st.get("min_seq", 0))
     return None
@@ -225,7 +218,19 @@ def boot(at=""):
     else:
         current = None
         print("bootsel: no complete app on flash; staying at the REPL (regulators stay off)")
+    if current is not None:
+        current["rom"] = _to_rom(current["dir"])
     return current
+
+
+def _to_rom(d):
+    """The app's code into the ROM partition, if the port has one (romcache.py): the image's
+    size, or None (its code compiles or loads into the heap). Never stops a boot."""
+    try:
+        return romcache.attach(d, root + "/" if root else "")
+    except Exception as e:  # noqa: BLE001 - a partition that fails leaves the app in the heap
+        print("bootsel: app stays in RAM: %s: %s" % (type(e).__name__, e))
+        return None
 
 
 def on_trial():
@@ -234,11 +239,12 @@ def on_trial():
 
 def confirm():
     """The running trial app is healthy: make it the confirmed app."""
-    if not on_trial():
+    cur = current
+    if cur is None or not cur["trial"]:
         return False
     st = load_state()
-    st["confirmed"], st["trial"], st["tries"], st["reverted"] = current["slot"], None, 0, None
-    man = read_json(APPS + "/" + current["slot"] + "/manifest.json") or {}
+    st["confirmed"], st["trial"], st["tries"], st["reverted"] = cur["slot"], None, 0, None
+    man = read_json(APPS + "/" + cur["slot"] + "/manifest.json") or {}
     if isinstance(man.get("board"), str):
         st["board"] = man["board"]  # what this board runs from now on
     seq = man.get("seq")
@@ -247,7 +253,7 @@ def confirm():
     st.pop("allow_board", None)
     st.pop("refused", None)
     write_json(STATE, st)
-    current["trial"] = False
+    cur["trial"] = False
     return True
 
 

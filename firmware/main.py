@@ -18,7 +18,13 @@ if bootsel.current is not None:
         if isinstance(e, SystemExit):
             raise  # a reset on its way (machine.reset on the virtual board)
         if isinstance(e, KeyboardInterrupt) and (bootsel.repl_ok or not bootsel.locked()):
-            raise  # a host tool's Ctrl-C (unlocked), or the authorized repl op: the REPL
+            # a host tool's Ctrl-C (unlocked), or the authorized repl op: the REPL, with the
+            # app's modules dropped so that a flash session has the heap (a manifest is read whole)
+            import sys
+
+            for name in [n for n in sys.modules if n == "hbmain" or n.startswith("hashboard")]:
+                del sys.modules[name]
+            raise
         import sys
 
         sys.print_exception(e)  # type: ignore[attr-defined]

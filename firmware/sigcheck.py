@@ -9,14 +9,15 @@ _SHA256_INFO = bytes((0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01
                       0x01, 0x05, 0x00, 0x04, 0x20))
 
 
-def expected_block(message, k):
-    """EMSA-PKCS1-v1_5 encoding of SHA-256(message) in k bytes."""
-    t = _SHA256_INFO + hashlib.sha256(message).digest()
+def expected_block(message, k, digest=None):
+    """EMSA-PKCS1-v1_5 encoding of SHA-256(message) (or of the given digest) in k bytes."""
+    t = _SHA256_INFO + (digest if digest is not None else hashlib.sha256(message).digest())
     return b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
 
 
-def check(message, sig_hex, key):
-    """None if sig_hex (hex text) is key's signature of message (bytes), else why not.
+def check(message, sig_hex, key, digest=None):
+    """None if sig_hex (hex text) is key's signature of message (bytes; or of the message whose
+    SHA-256 is digest, hashed as a stream by the caller), else why not.
     key: {"n": hex modulus, "e": exponent, "bytes": modulus length}."""
     try:
         k = key["bytes"]
@@ -34,6 +35,6 @@ def check(message, sig_hex, key):
         return "signature is not hex"
     if s >= n:  # a larger modulus's signature: another key's, said as such (not a separate case)
         return "signature does not verify (out of this key's range: signed with another key)"
-    if pow(s, e, n) != int.from_bytes(expected_block(message, k), "big"):
+    if pow(s, e, n) != int.from_bytes(expected_block(message, k, digest), "big"):
         return "signature does not verify (tampered, or signed with another key)"
     return None

@@ -13,22 +13,13 @@ import pytest
 
 import safety_cases as C
 from hotswap_scenarios import RUNNING, FastLane, VirtualLane, state_is, wait_for
+from hostlib import loaderfiles
 from hostlib.link import Link
 from hostlib.paths import FIRMWARE
 from hostlib.sim.virtual import VirtualBoard
 
 
-def _load_bootsel():
-    """The loader as it is on the board's flash (a loose module beside the app, not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bootsel", FIRMWARE / "bootsel.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bootsel = _load_bootsel()
+bootsel = loaderfiles.load("bootsel")  # as on the board's flash: loose, not in a package
 
 SPEED = 20.0
 CASES = [C.latch_then_replace, C.clear_resume_while_hot, C.recovery_leaves_other_stops_alone,

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from hashboard import auth, authmac
 from hashboard.settings import MemoryStore
-from hostlib import boards, bundle, signing
+from hostlib import boards, bundle, loaderfiles, signing
 from hostlib.link import Link, encode_request
 
 from hostlib.paths import FIRMWARE
@@ -29,18 +29,8 @@ BIN = Path(sys.executable).parent
 BOARD = boards.load("modular-4x")
 
 
-def _loader(name):
-    """A loader module as it is on the board's flash (loose at the root, not in a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, FIRMWARE / (name + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bootsel = _loader("bootsel")
-sigcheck = _loader("sigcheck")
+bootsel = loaderfiles.load("bootsel")
+sigcheck = loaderfiles.load("sigcheck")
 
 
 class Clock:

@@ -118,7 +118,7 @@ def test_bundle_manifest_lists_every_file_with_its_hash(tmp_path, bundles):
     assert m["board"] == "modular-4x" and m["arch"] == "armv6m" and m["version"] == "0.1.0"
     assert "hbmain.mpy" in m["files"] and "hashboard/chain.mpy" in m["files"] and "board.json" in m["files"]
     assert not any(k.endswith(".py") for k in m["files"])  # the app ships compiled
-    assert set(m["loader"]) == {"boot.py", "main.py", "bootsel.py", "sigcheck.py"}
+    assert set(m["loader"]) == {"boot.py", "main.py", "bootsel.py", "sigcheck.py", "romcache.py"}
     assert again.bundle_hash == bundles["v1"].bundle_hash
     (out / "app" / "hashboard" / "pll.mpy").write_bytes(b"M\x06garbage")
     with pytest.raises(bundle.BundleError, match="pll.mpy does not match"):
@@ -129,9 +129,12 @@ def test_full_flash_of_a_hand_flashed_board_then_incremental_then_up_to_date(boa
     v1, v2 = bundles["v1"], bundles["v2"]
     fw = firmware(board.port)
     assert fw["layout"] == "loose" and fw["slot"] is None  # factory / mpremote-copied files
+    factory_rom = fw["rom"]
     rep, fw = flash_and_settle(board, v1)
     assert rep.slot == "a" and len(rep.sent) == len(v1.files) and rep.copied == []
     assert fw["layout"] == "slots" and fw["slot"] == "a" and not fw["trial"] and fw["bundle"] == v1.bundle_hash
+    # the loader put the new app's code in the ROMFS partition (romcache.py) in place of the factory's
+    assert factory_rom and fw["rom"]
     # one changed file: only it crosses the link; the rest is copied on the board
     rep, fw = flash_and_settle(board, v2)
     assert rep.slot == "b" and rep.sent == ["hashboard/__init__.mpy"]

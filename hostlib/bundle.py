@@ -30,7 +30,8 @@ from .paths import FIRMWARE
 
 FORMAT = 1
 ARCHES = ("armv6m", "armv7m", "armv7emsp", "xtensa", "xtensawin", "rv32imc", "x64")
-LOADER = ("boot.py", "main.py", "bootsel.py", "sigcheck.py")  # firmware/bootsel.py LOADER
+# firmware/bootsel.py LOADER; each file imports only files after it (flash writes them last first)
+LOADER = ("boot.py", "main.py", "bootsel.py", "sigcheck.py", "romcache.py")
 
 
 class BundleError(HbError):

@@ -8,29 +8,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import time
 
 from . import boards, signals
 from .cli_base import UsageError, add_json, integer, positive, show
 from .paths import DEFAULT_BOARD
 
-# MicroPython's unix port: -X heapsize=N[w][k|m] (w: in 32-bit words' terms, scaled to the word
-# size), N decimal or 0x hex, at least 700 bytes; more than 256 MB is no MCU's heap.
-_HEAP = re.compile(r"(0x[0-9a-fA-F]+|[1-9][0-9]*)([wW]?)([kKmM]?)$")
-HEAP_MIN, HEAP_MAX = 700, 256 * 1024 * 1024
+HEAP_MIN, HEAP_MAX = 700, 256 * 1024 * 1024  # more than 256 MB is no MCU's heap
 SPEED_MAX = 1000.0
 SEED_MAX = 2**31 - 1  # the seed is in module serials (HB<seed>-<slot>), 16 characters at most
 
 
 def heap_size(text: str) -> str:
     """--heap as MicroPython takes it (argparse type); refused here, not after a failed boot."""
-    m = _HEAP.match(text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a heap size (e.g. 320k, 1m, 0x50000)")
-    n = int(m.group(1), 0) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(3).lower()]
-    if m.group(2):
-        n *= 2  # the unix port is 64-bit: 8-byte words
+    from .sim.virtual import heap_bytes
+
+    try:
+        n = heap_bytes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     if not HEAP_MIN <= n <= HEAP_MAX:
         raise argparse.ArgumentTypeError(f"{text!r} is outside 700 bytes .. 256m")
     return text
@@ -140,8 +136,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--speed", type=speed, default=1.0, help="at most this many board seconds per wall second "
                                                            "(above 0, up to 1000; default 1)")
     s.add_argument("--storage", help="directory keeping the board's flash across runs (default: temporary)")
-    s.add_argument("--heap", type=heap_size, default="320k",
-                   help="MicroPython heap, -X heapsize syntax: N[w][k|m] (default 320k)")
+    s.add_argument("--heap", type=heap_size, default="256k",
+                   help="the firmware's MicroPython heap, -X heapsize syntax: N[w][k|m] (default 256k; "
+                        "the virtual ROMFS partition comes on top)")
     s.add_argument("--lane", choices=("mpy", "fast"), default="mpy",
                    help="mpy: the firmware on the MicroPython unix port (default); fast: the firmware's "
                         "code on CPython in this process, clock paced to wall time, on a pty (light "

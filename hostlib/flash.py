@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import portlock
-from .bundle import Bundle, slot_bytes
+from .bundle import LOADER, Bundle, slot_bytes
 from .errors import HbError
 
 SLOTS = ("a", "b")
@@ -193,7 +193,7 @@ def survey(s: Session) -> dict:
         "for sl in ('a', 'b'):\n"
         "    o = {}\n    _walk('apps/' + sl, '', o)\n    r[sl] = o\n"
         "ro = {}\n"
-        "for n in ('boot.py', 'main.py', 'bootsel.py', 'sigcheck.py', 'hbmain.py', 'hbmain.mpy'):\n"
+        "for n in ('boot.py', 'main.py', 'bootsel.py', 'sigcheck.py', 'romcache.py', 'hbmain.py', 'hbmain.mpy'):\n"
         "    try:\n        ro[n] = _h(n)\n    except OSError:\n        pass\n"
         "try:\n    st = json.loads(open('apps/state.json').read())\nexcept (OSError, ValueError):\n    st = {}\n"
         "bd = {}\n"
@@ -349,7 +349,10 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
                      "if hasattr(bootsel, 'admit') else None))\n")
         if why is not None:
             raise FlashError(f"bundle refused by the board: {why}; the running app keeps running")
-        for name, data in sorted(b.loader.items()):
+        # what a loader file imports lands before it (bootsel imports romcache): a power cut
+        # between two of them leaves a loader that still boots
+        for name in reversed(LOADER):
+            data = b.loader[name]
             if info["root"].get(name) == b.manifest["loader"][name]["sha256"]:
                 continue
             s.write(name + ".tmp", data)

@@ -2,16 +2,18 @@
 `heap`), and the allocation of the steady-state control loop, measured by the board itself over N
 control periods while every module hashes (op `alloc_probe`, firmware/hashboard/allocprobe.py).
 
-    python -m tools.bench_ram [--periods 1000] [--heap 320k] [--code]
+    python -m tools.bench_ram [--periods 1000] [--heap 256k] [--code]
 
 Prints the figures; docs/benchmarks.md ("RAM") quotes them. `--code` also prints what each
-firmware module loaded at boot holds on the heap (its code, compiled from source), the
-interpreter's interned-name pool, and the sum."""
+firmware module loaded at boot holds on the heap, compiled from sources and run from the ROMFS
+image (docs/update.md, "Code in ROM"), the interpreter's interned-name pool, and the sum."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -22,14 +24,21 @@ for p in (ROOT, ROOT / "firmware"):
         sys.path.insert(0, str(p))
 
 from hostlib.link import Link  # noqa: E402
-from hostlib.sim.virtual import VirtualBoard, _micropython  # noqa: E402
+from hostlib.romimage import image_of  # noqa: E402
+from hostlib.sim.virtual import DEFAULT_HEAP, ROM_BYTES, VirtualBoard, _micropython  # noqa: E402
 
 # Run on the interpreter: import what the controller imports at boot, then re-import each module
 # alone (its names already interned) to size its own code; the first pass's total includes the
 # names. Modules loaded later (lazy ops, diag, tuner modes) are not counted.
 _CODE_PROBE = """
-import gc, sys, micropython
+import gc, sys, micropython, vfs
 sys.path.insert(0, FIRMWARE)
+if ROM:  # the image in a bytearray taken before the count starts, as the virtual board's partition
+    seg = bytearray(ROM_BYTES)
+    with open(ROM, "rb") as f:
+        f.readinto(seg)
+    vfs.mount(vfs.VfsRom(seg), "/rom")
+    sys.path.insert(0, "/rom")
 gc.collect(); a0 = gc.mem_alloc()
 import hashboard, hashboard.app, hashboard.hal, hashboard.settings, hashboard.hostlink
 gc.collect(); total = gc.mem_alloc() - a0
@@ -51,21 +60,37 @@ micropython.qstr_info()
 """
 
 
-def code_sizes() -> None:
-    out = subprocess.run([_micropython(), "-X", "heapsize=4m", "-c", _CODE_PROBE.replace("FIRMWARE", repr(str(ROOT / "firmware")))],
-                         capture_output=True, text=True, check=True).stdout
-    print("heap held by each module loaded at boot (bytes, 64-bit unix port):")
+def code_sizes(rom: bool) -> None:
+    """What the code loaded at boot holds on the heap: from sources (a board flashed by hand), or
+    run from the ROMFS image the factory programs (romcache.py)."""
+    img_path = ""
+    if rom:
+        img, _ = image_of(ROOT / "firmware")
+        fd, img_path = tempfile.mkstemp(suffix=".romfs")
+        os.write(fd, img)
+        os.close(fd)
+    script = (_CODE_PROBE.replace("FIRMWARE", repr(str(ROOT / "firmware"))).replace("ROM_BYTES", str(ROM_BYTES))
+              .replace("ROM", repr(img_path)))
+    try:
+        out = subprocess.run([_micropython(), "-X", "heapsize=4m", "-c", script],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        if img_path:
+            os.unlink(img_path)
+    where = "run from the ROMFS image" if rom else "compiled from sources"
+    print(f"heap held by each module loaded at boot, {where} (bytes, 64-bit unix port):")
     print(out, end="")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--periods", type=int, default=1000)
-    ap.add_argument("--heap", default="320k")
+    ap.add_argument("--heap", default=DEFAULT_HEAP, help="the firmware's heap (the ROMFS partition comes on top)")
     ap.add_argument("--code", action="store_true", help="also size each module's code on the heap")
     a = ap.parse_args(argv)
     if a.code:
-        code_sizes()
+        code_sizes(rom=False)
+        code_sizes(rom=True)
     with VirtualBoard(speed=1.0, heap=a.heap) as vb:
         if not vb.wait_ready(120):
             print("board did not become ready")

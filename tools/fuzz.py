@@ -217,11 +217,9 @@ def _board_files() -> Target:
 
 
 def _manifests(tmp: Path) -> Target:
-    import importlib.util
+    from hostlib import loaderfiles
 
-    spec = importlib.util.spec_from_file_location("bootsel_fuzz", ROOT / "firmware" / "bootsel.py")
-    bootsel = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bootsel)  # type: ignore[union-attr]
+    bootsel = loaderfiles.load("bootsel", "bootsel_fuzz")
     bootsel.root = str(tmp)
     slot = tmp / "apps" / "a"
     slot.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+LOADER = ("main.py", "boot.py", "bootsel.py", "sigcheck.py", "romcache.py")  # loose at the root
 STUBS = {"esp32": "micropython-esp32-stubs==1.29.0.post1", "rp2": "micropython-rp2-stubs==1.29.0.post1"}
 
 
@@ -28,11 +29,11 @@ def check(port: str) -> list[str]:
     fw = REPO / "firmware"
     cmd = [sys.executable, "-m", "mypy", "--python-version", "3.11", "--no-site-packages",
            "--custom-typeshed-dir", str(stubs), "--no-incremental", "--check-untyped-defs",
-           "hashboard", "main.py", "boot.py"]
+           "hashboard", *LOADER]
     out = subprocess.run(cmd, cwd=fw, env={"MYPYPATH": str(stubs), "PATH": ""},
                          capture_output=True, text=True).stdout
     return [line for line in out.splitlines()
-            if line.startswith(("hashboard/", "main.py", "boot.py")) and ": error:" in line]
+            if line.startswith(("hashboard/", *LOADER)) and ": error:" in line]
 
 
 def main(argv: list[str]) -> int:

@@ -352,7 +352,8 @@ class App:
         alloc = getattr(gc, "mem_alloc", None)
         if alloc is not None:
             gc.collect()
-            a = alloc()
+            r = self.hw.heap_reserved()
+            a = alloc() - r
             if a > self.heap_peak:
                 self.heap_peak = a
             self.heap_total = a + gc.mem_free()

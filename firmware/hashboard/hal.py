@@ -1,4 +1,5 @@
 # The only module that imports `machine`: buses, pins, watchdog and the board clock.
+import sys
 import time
 
 import machine
@@ -22,6 +23,12 @@ class Hardware(HardwareBase):
     def __init__(self, board):
         super().__init__(board)
         self._i2c = {}
+
+    def heap_reserved(self):
+        # the virtual MCU's ROMFS partition is a bytearray in the interpreter's heap (its shim,
+        # simrom); on a board the partition is flash
+        rom = sys.modules.get("simrom")
+        return rom.reserved() if rom is not None else 0
 
     def i2c(self, bus_id):
         bus = self._i2c.get(bus_id)

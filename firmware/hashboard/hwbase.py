@@ -21,6 +21,10 @@ class HardwareBase:
     def pin_in(self, pin):
         raise NotImplementedError
 
+    def heap_reserved(self):
+        """Heap bytes that are not the firmware's (the virtual MCU's ROMFS partition)."""
+        return 0
+
     def watchdog(self, timeout_ms):
         """A hardware watchdog (object with feed()), or None where there is none."""
         return None

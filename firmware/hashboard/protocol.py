@@ -136,12 +136,12 @@ class Protocol:
     def _firmware(self):
         """Which app runs: version, layout (slots | loose), slot, trial, bundle hash."""
         fw = {"version": VERSION, "layout": None, "slot": None, "trial": False, "bundle": None,
-              "reverted": None}
+              "reverted": None, "rom": None}
         boot = self.app.boot
         cur = boot.current if boot is not None else None
         if cur is not None:
-            for k in ("layout", "slot", "trial", "bundle", "reverted"):
-                fw[k] = cur[k]
+            for k in ("layout", "slot", "trial", "bundle", "reverted", "rom"):
+                fw[k] = cur.get(k)
             if cur["version"]:
                 fw["version"] = cur["version"]
         return fw

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,15 +23,32 @@ from pathlib import Path
 from .. import boards
 from ..errors import HbError
 from ..paths import FIRMWARE, SHIM
+from ..romimage import image_of, romcache
 from .busserver import BusServer
 from .mcumonitor import McuMonitor
 from .relay import Relay
 from .simboard import SimBoard
 
 FLASH_BYTES = 1408 * 1024  # the filesystem of a 2 MB RP2040 board (MicroPython rp2 default layout)
-# 64-bit unix port: every object and pointer is twice its size on a 32-bit MCU, so 320k here holds
-# what needs roughly half of it on an RP2040 (about 190 KB of heap) or an ESP32-S3.
-DEFAULT_HEAP = "320k"
+# The firmware's heap. 64-bit unix port: every object and pointer is twice its size on a 32-bit
+# MCU, so 256k here holds what needs roughly half of it on an RP2040 (about 190 KB of heap) or an
+# ESP32-S3. The app's code runs from the ROMFS partition (firmware/romcache.py), not the heap.
+DEFAULT_HEAP = "256k"
+# The ROMFS partition (an esp32 romfs partition is 128 KB by default; rp2 builds choose theirs).
+# The unix port has no memory outside its heap to map, so the interpreter gets this much more
+# heap and the partition takes it (shim/simrom.py); the firmware counts its heap without it.
+ROM_BYTES = 192 * 1024
+_HEAP = re.compile(r"(0x[0-9a-fA-F]+|[1-9][0-9]*)([wW]?)([kKmM]?)$")
+
+
+def heap_bytes(text: str) -> int:
+    """MicroPython's -X heapsize syntax, N[w][k|m] (w: in 32-bit words' terms, scaled to the
+    unix port's 8-byte words), N decimal or 0x hex, in bytes; ValueError if it is not one."""
+    m = _HEAP.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a heap size (e.g. 256k, 1m, 0x50000)")
+    n = int(m.group(1), 0) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(3).lower()]
+    return n * 2 if m.group(2) else n
 
 
 class BootError(HbError):
@@ -58,7 +76,8 @@ def _load_profile(chip_profile) -> dict | None:
 
 class VirtualBoard:
     def __init__(self, board: str = "modular-4x", seed: int = 0, chip_profile=None, faults=(),
-                 speed: float = 1.0, storage: str | None = None, heap: str = DEFAULT_HEAP) -> None:
+                 speed: float = 1.0, storage: str | None = None, heap: str = DEFAULT_HEAP,
+                 factory_rom: bool = True) -> None:
         self.board_name = board
         self.cfg = boards.load(board)
         self.sim = SimBoard(self.cfg, seed=seed, chip_profile=_load_profile(chip_profile), speed=speed)
@@ -66,6 +85,7 @@ class VirtualBoard:
             self.sim.inject(spec)
         self.storage = storage
         self.heap = heap
+        self.factory_rom = factory_rom  # False: the factory leaves the ROMFS partition blank
         self.proc: subprocess.Popen | None = None
         self.port: str | None = None
         self.control_path: str | None = None
@@ -92,11 +112,19 @@ class VirtualBoard:
         store = Path(self.storage) if self.storage else Path(self.tmp)
         store.mkdir(parents=True, exist_ok=True)
         self.flash = store / "flash.img"
-        if not self.flash.exists():
+        self.rom = store / "rom.img"
+        blank = not self.flash.exists()
+        if blank:
             self.flash.write_bytes(b"\xff" * FLASH_BYTES)
         self.factory = Path(self.tmp) / "factory"
         shutil.copytree(FIRMWARE, self.factory, ignore=shutil.ignore_patterns("__pycache__", ".*"))
         shutil.copy(boards.path_of(self.board_name), self.factory / "board.json")
+        if blank or not self.rom.exists():  # factory programming: the app's image in ROM too
+            img = b""
+            if blank and self.factory_rom:
+                img, doc = image_of(self.factory, self.cfg.get("arch") or "armv6m")
+                (self.factory / romcache.STATE).write_text(json.dumps(doc))
+            self.rom.write_bytes(img + b"\xff" * (ROM_BYTES - len(img)))
         self.bus = BusServer(self.sim, os.path.join(self.tmp, "bus.sock"))
         self.bus.on_reset = self._hard_reset_requested
         self.m_dev, self.s_dev = os.openpty()
@@ -155,6 +183,8 @@ class VirtualBoard:
             "HB_SIM_BUS": self.bus.path,
             "HB_SIM_FLASH": str(self.flash),
             "HB_SIM_FACTORY": str(self.factory),
+            "HB_SIM_ROM": str(self.rom),
+            "HB_SIM_ROM_BYTES": str(ROM_BYTES),
             "HB_SIM_SHIM": str(SHIM),
             "HB_SIM_MODE": self._mode,
         })
@@ -168,7 +198,7 @@ class VirtualBoard:
         self.sim.mcu_reset()
         self.sim.clock.set_free("offline", False)  # from here the MCU's frames hold board time
         self.proc = subprocess.Popen(
-            [_micropython(), "-X", f"heapsize={self.heap}", "-i", str(SHIM / "simstart.py")],
+            [_micropython(), "-X", f"heapsize={heap_bytes(self.heap) + ROM_BYTES}", "-i", str(SHIM / "simstart.py")],
             stdin=fd, stdout=fd, stderr=fd, env=env, preexec_fn=child_setup, close_fds=True,
             cwd=self.tmp,
         )

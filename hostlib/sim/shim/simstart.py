@@ -82,8 +82,11 @@ def _run(name):
         sys.print_exception(e)
 
 
-_mount()
 sys.path[:] = [os.getenv("HB_SIM_SHIM"), "", "/flash/lib"]
+import simrom  # noqa: E402
+
+simrom.rom_ioctl(1)  # the ROMFS partition takes its heap first, in one piece, as flash is there from the start
+_mount()
 del _mount, _copy_tree, FileBlockDevice
 _run("boot.py")
 if os.getenv("HB_SIM_MODE") != "raw":
