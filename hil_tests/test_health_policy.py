@@ -16,7 +16,7 @@ def test_verdict_names_an_enabled_chip_or_none(sweeps, enabled):
     h = ChainHealth(N)
     for s in sweeps:
         h.observe_sweep(enabled, s, 2)
-        chip, cause = h.verdict(enabled, [0.0] * N)
+        chip, cause = h.verdict(enabled, [0] * N)
         assert (chip == -1 and cause == OK) or (enabled[chip] and cause != OK)
 
 
@@ -28,7 +28,7 @@ def test_a_cut_chain_is_located_at_the_first_silent_chip(cut, healthy_sweeps):
         h.observe_sweep(en, [2] * N, 2)
     for k in range(MISS_LIMIT):
         h.observe_sweep(en, [2] * cut + [0] * (N - cut), 2)
-        chip, cause = h.verdict(en, [0.0] * N)
+        chip, cause = h.verdict(en, [0] * N)
     assert (chip, cause) == (cut, NO_RESPONSE)
 
 
@@ -40,7 +40,7 @@ def test_a_chip_losing_replies_while_later_chips_answer_is_crc_errors(i):
         answers = [2] * N
         answers[i] = k % 2  # some replies lost, some arrive
         h.observe_sweep(en, answers, 2)
-    assert h.verdict(en, [0.0] * N) == (i, CRC_ERRORS)
+    assert h.verdict(en, [0] * N) == (i, CRC_ERRORS)
 
 
 def test_bad_id_and_unstable_and_recovery_after_hold():
@@ -49,12 +49,12 @@ def test_bad_id_and_unstable_and_recovery_after_hold():
     ids = [1] * N
     ids[4] = 2
     h.observe_ids(en, ids)
-    assert h.verdict(en, [0.0] * N) == (4, BAD_ID)
+    assert h.verdict(en, [0] * N) == (4, BAD_ID)
     h.observe_ids(en, [1] * N)
-    rates = [0.0] * N
-    rates[7] = 0.5
+    rates = [0] * N
+    rates[7] = 500000  # ppm
     assert h.verdict(en, rates) == (7, UNSTABLE)
-    clean = [h.verdict(en, [0.0] * N) for _ in range(11)]
+    clean = [h.verdict(en, [0] * N) for _ in range(11)]
     assert clean[0] == (7, UNSTABLE) and clean[-1] == (-1, OK)
 
 
@@ -69,7 +69,7 @@ def test_rare_isolated_losses_never_raise_a_fault(positions):
         h.observe_sweep(en, a, 2)
         for _ in range(3):
             h.observe_sweep(en, [2] * N, 2)
-            assert h.verdict(en, [0.0] * N) == (-1, OK)
+            assert h.verdict(en, [0] * N) == (-1, OK)
 
 
 @given(st.integers(0, N - 2), st.integers(MISS_LIMIT, LONG_SILENCE - 1))
@@ -82,9 +82,9 @@ def test_silent_chip_with_answering_successors_is_not_a_cut(i, sweeps):
         a = [2] * N
         a[i] = 0
         h.observe_sweep(en, a, 2)
-    assert h.verdict(en, [0.0] * N) == (i, CRC_ERRORS)
+    assert h.verdict(en, [0] * N) == (i, CRC_ERRORS)
     for _ in range(LONG_SILENCE - sweeps):
         a = [2] * N
         a[i] = 0
         h.observe_sweep(en, a, 2)
-    assert h.verdict(en, [0.0] * N) == (i, NO_RESPONSE)
+    assert h.verdict(en, [0] * N) == (i, NO_RESPONSE)

@@ -23,6 +23,7 @@ for p in (ROOT, ROOT / "firmware"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from hostlib import boards  # noqa: E402
 from hostlib.link import Link  # noqa: E402
 from hostlib.romimage import image_of  # noqa: E402
 from hostlib.sim.virtual import DEFAULT_HEAP, ROM_BYTES, VirtualBoard, _micropython  # noqa: E402
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--periods", type=int, default=1000)
     ap.add_argument("--heap", default=DEFAULT_HEAP, help="the firmware's heap (the ROMFS partition comes on top)")
     ap.add_argument("--code", action="store_true", help="also size each module's code on the heap")
+    ap.add_argument("--sections", action="store_true",
+                    help="also where the steps allocate, per call (wrapped: the step figure then includes the wrappers)")
     a = ap.parse_args(argv)
     if a.code:
         code_sizes(rom=False)
@@ -103,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 time.sleep(1)
             heap0 = st.get("heap", {})
-            ln.request("alloc_probe", {"periods": a.periods})
+            ln.request("alloc_probe", {"periods": a.periods, "sections": a.sections})
+            # no request while it measures: a host line allocates (parsing, the reply), and the
+            # figure is the control loop's own
+            period_s = boards.load(vb.board_name)["timing"]["control_period_ms"] / 1000
+            time.sleep(a.periods * period_s + 1)
             while True:
                 time.sleep(2)
                 d = ln.request("alloc_probe")
@@ -116,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
           f"gaps between steps measured {d['gaps']} ({d['lost_to_gc']} had a collection inside)")
     print(f"allocated per control step: mean {d['per_step']:.0f} B, max {d['max_step']} B; "
           f"between two steps (host lines, ramps): {d['per_period']:.0f} B")
+    steps = d["steps"] or 1
+    print(f"  of which nonce checks (hashlib): {d['nonce_bytes'] / steps:.0f} B a step; everything else: "
+          f"{d['other_bytes']} B in {d['steps']} steps (max {d['other_max']} B in one step)")
+    if d.get("sections"):
+        steps = d["steps"] or 1
+        print("where (bytes per control step, calls per step; nested calls count in their callers too):")
+        for label, (b, n) in sorted(d["sections"].items(), key=lambda kv: -kv[1][0]):
+            print(f"  {b / steps:8.0f} B  {n / steps:6.2f}  {label}")
     return 0
 
 

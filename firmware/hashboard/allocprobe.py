@@ -6,12 +6,18 @@
 # counted apart.
 import gc
 
-_ROOM = 48 * 1024  # free heap a measured step needs (the most one was seen to allocate: ~12 KB)
+_ROOM = 16 * 1024  # free heap a measured step needs (the most one was seen to allocate: ~5 KB, wrapped)
 
 
 class AllocProbe:
-    def __init__(self, periods):
+    def __init__(self, periods, works=()):
+        """works: the chains' PatternWork, whose nonce checks (hashlib) are counted apart."""
         self.left = periods
+        self.works = works
+        for w in works:
+            w.alloc_seen = 0
+        self.nonce_bytes = 0  # of step_bytes: what the nonce checks allocated
+        self.other_max = 0  # the most a step allocated outside nonce checks
         self.steps = 0  # control steps measured
         self.step_bytes = 0
         self.loop_bytes = 0  # from one control step's start to the next's (host lines, ramps too)
@@ -20,6 +26,7 @@ class AllocProbe:
         self.lost = 0  # gaps a collection ran in
         self.max_step = 0
         self._mark = -1
+        self.sections = None  # {label: [bytes, calls]} when the calls are wrapped (allocsections)
 
     def step(self, control_step, now):
         a = gc.mem_alloc()
@@ -36,6 +43,7 @@ class AllocProbe:
             self._mark = -1
             self.left -= 1
             return
+        n0 = self._nonce_total()
         gc.disable()
         try:
             a0 = gc.mem_alloc()
@@ -46,12 +54,27 @@ class AllocProbe:
         self.step_bytes += d
         if d > self.max_step:
             self.max_step = d
+        nb = self._nonce_total() - n0
+        self.nonce_bytes += nb
+        if d - nb > self.other_max:
+            self.other_max = d - nb
         self.steps += 1
         self._mark = gc.mem_alloc()
         self.left -= 1
+        if self.left == 0:
+            for w in self.works:
+                w.alloc_seen = None  # done: the nonce path is bracketed no more
+
+    def _nonce_total(self):
+        t = 0
+        for w in self.works:
+            t += w.alloc_seen or 0
+        return t
 
     def doc(self):
         n = self.steps or 1
         return {"periods_left": self.left, "steps": self.steps, "unmeasured": self.short, "lost_to_gc": self.lost,
                 "step_bytes": self.step_bytes, "per_step": self.step_bytes / n, "max_step": self.max_step,
-                "loop_bytes": self.loop_bytes, "gaps": self.gaps, "per_period": self.loop_bytes / (self.gaps or 1)}
+                "loop_bytes": self.loop_bytes, "gaps": self.gaps, "per_period": self.loop_bytes / (self.gaps or 1),
+                "sections": self.sections, "nonce_bytes": self.nonce_bytes,
+                "other_bytes": self.step_bytes - self.nonce_bytes, "other_max": self.other_max}

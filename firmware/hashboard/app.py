@@ -124,7 +124,11 @@ class App:
                 raise ProtocolError("bad_args", "this runtime has no gc.mem_alloc")
             from .allocprobe import AllocProbe
 
-            self.alloc = AllocProbe(n)
+            self.alloc = AllocProbe(n, [m.chain.work for m in self.modules])
+            if args.get("sections") is True:  # profiling: where it goes (allocsections.py)
+                from .allocsections import instrument
+
+                self.alloc.sections = instrument(self)
         return None if self.alloc is None else self.alloc.doc()
 
     def _op_health(self, args):
@@ -324,7 +328,8 @@ class App:
             return
         self._t_poll = now
         mask = self._sample_presence()
-        for i, m in enumerate(self.modules):
+        for i in range(len(self.modules)):  # (no enumerate: every control period)
+            m = self.modules[i]
             if m.fixed:
                 self.present[i] = 1
                 continue
@@ -350,6 +355,8 @@ class App:
         # of an unplanned full-heap one, and a true high-water mark of retained data.
         # (MicroPython only; CPython has no gc.mem_*.)
         alloc = getattr(gc, "mem_alloc", None)
+        if self.alloc is not None and self.alloc.left > 0:
+            return  # a step's allocation is being measured: no collection inside it
         if alloc is not None:
             gc.collect()
             r = self.hw.heap_reserved()
@@ -366,16 +373,17 @@ class App:
         id_due = ticks_diff(now, self._t_id) >= self.id_check_ms
         if id_due:
             self._t_id = now
-        for i, m in enumerate(self.modules):
+        for i in range(len(self.modules)):  # (no enumerate: no iterator and tuples a period)
+            m = self.modules[i]
             m.step(now, self.present[i])
             m.check_vrm(now)
             if id_due and self.present[i]:
                 m.check_identity(now)
-        p = self.power_w()
+        p = self.power_mw()
         cap = self.power.step_cap(p, now)
         at_default = True  # a plain loop: no generator object per control period
         for m in self.modules:
-            if m.state != EMPTY and (m.state != "hashing" or abs(m.chain.cur_mhz - m.flim["default"]) >= 0.5):
+            if m.state != EMPTY and (m.state != "hashing" or not m.default_band[0] < m.chain.cur_mhz < m.default_band[1]):
                 at_default = False
         self.power.observe_full(p, at_default)
         for m in self.modules:
@@ -454,10 +462,14 @@ class App:
         return "off"
 
     def power_w(self):
-        p = 0.0
+        return self.power_mw() / 1000
+
+    def power_mw(self):
+        """The board's draw in mW, an integer (every control period: no float boxed)."""
+        p = 0
         for m in self.modules:
             if m.state != EMPTY:
-                p += m.vout * m.iout
+                p += m.mv * m.ma // 1000
         return p
 
     def shutdown(self, cause):

@@ -13,6 +13,7 @@ _IDLE_MS = const(8)  # gap after the last byte that ends a burst of responses
 _DIAG_TRIES = const(3)
 _SWEEP_READS = const(2)
 _ID_CHECK_EVERY = const(5)  # sweeps between broadcast chip-id checks
+_MHS_PER_COUNT_MS = const(429497)  # one count (2^32 hashes) per ms is 4294967.296 MH/s: / 10
 _NOT_READING = const(-1)  # between reads: a late reply is stale, never the next read's answer
 
 
@@ -47,9 +48,11 @@ class Chain:
         self.id_state = bytearray(n)
         self.freq = array("f", [0.0] * n)
         self.target = array("f", [0.0] * n)
-        self.ghs = array("f", [0.0] * n)
-        self.ghs_long = array("f", [0.0] * n)
-        self.err_rate = array("f", [0.0] * n)
+        # rates in integers, so the sweep's arithmetic boxes no float (the control loop allocates
+        # nothing): MH/s (short and long average) and the error rate in parts per million
+        self.mhs = array("i", [0] * n)
+        self.mhs_long = array("i", [0] * n)
+        self.err_ppm = array("i", [0] * n)
         self._hi = array("H", [0] * n)
         self._lo = array("H", [0] * n)
         self._ehi = array("H", [0] * n)
@@ -76,7 +79,7 @@ class Chain:
         self.fault_cause = OK
         self.cur_mhz = chip.RESET_MHZ
         self._steady_cap = -1.0  # the cap under which every chip was last found at its goal
-        self.ghs_sum = 0.0  # the chips' GH/s (short average), as of the last sweep
+        self.mhs_sum = 0  # the chips' MH/s (short average), as of the last sweep
         self.baud = chip.SLOW_BAUD
         self.bytes_tx = 0
         self.bytes_rx = 0
@@ -193,7 +196,7 @@ class Chain:
         self._primed = False
         self.stopped()
         for i in range(self.expected):
-            self.err_rate[i] = 0.0
+            self.err_ppm[i] = 0
         self.health = ChainHealth(self.expected)
         self.fault_chip = -1
         self.fault_cause = OK
@@ -309,9 +312,9 @@ class Chain:
         """The chips lost power or their PLLs: no frequency, no rates."""
         for i in range(self.expected):
             self.freq[i] = 0.0
-            self.ghs[i] = 0.0
-            self.ghs_long[i] = 0.0
-        self.ghs_sum = 0.0
+            self.mhs[i] = 0
+            self.mhs_long[i] = 0
+        self.mhs_sum = 0
         self._steady_cap = -1.0
 
     def write_freq(self, mhz, chip_index=-1):
@@ -424,22 +427,28 @@ class Chain:
             dte = self._dt_err[i]
             if tot <= 0 or dtt <= 0 or dte <= 0:
                 continue
-            rate = tot / dtt  # counts of 2^32 hashes per ms
-            erate = self._derr[i] / dte
-            er = min(1.0, erate / rate)
-            ghs = (rate - erate) * 4294.967296  # -> GH/s
-            if self.ghs[i] == 0.0:
-                self.ghs[i] = ghs
-                self.ghs_long[i] = ghs
-                self.err_rate[i] = er
+            # a count is 2^32 hashes: MH/s = counts/ms x 4294967.296, as 429497 x 10 so that the
+            # products stay small integers on a 32-bit port too
+            derr = self._derr[i]
+            mhs = (tot * _MHS_PER_COUNT_MS // dtt - derr * _MHS_PER_COUNT_MS // dte) * 10
+            if mhs < 0:
+                mhs = 0
+            er = derr * 1000000 // tot * dtt // dte  # errors per count of work, in ppm
+            if er > 1000000:
+                er = 1000000
+            if self.mhs[i] == 0:
+                self.mhs[i] = mhs
+                self.mhs_long[i] = mhs
+                self.err_ppm[i] = er
             else:
-                self.ghs[i] = 0.7 * self.ghs[i] + 0.3 * ghs  # ~3 s
-                self.ghs_long[i] = 0.95 * self.ghs_long[i] + 0.05 * ghs  # ~20 s
-                self.err_rate[i] = 0.7 * self.err_rate[i] + 0.3 * er
-        g = 0.0
-        for v in self.ghs:
-            g += v
-        self.ghs_sum = g  # summed once a sweep; read every period (power, the I2C map, the tuner)
-        chip, cause = self.health.verdict(self.enabled, self.err_rate)
-        self._update_fault(chip, cause)
-        return chip
+                self.mhs[i] = (7 * self.mhs[i] + 3 * mhs + 5) // 10  # ~3 s
+                self.mhs_long[i] = (95 * self.mhs_long[i] + 5 * mhs + 50) // 100  # ~20 s
+                self.err_ppm[i] = (7 * self.err_ppm[i] + 3 * er + 5) // 10
+        g = 0
+        for i in range(n):  # (by index: an array iterator is an object)
+            g += self.mhs[i]
+        self.mhs_sum = g  # summed once a sweep; read every period (power, the I2C map, the tuner)
+        h = self.health
+        h.judge(self.enabled, self.err_ppm)
+        self._update_fault(h.chip, h.cause)
+        return h.chip

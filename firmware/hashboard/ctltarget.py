@@ -71,7 +71,7 @@ class ControlTarget:
         st = app.state
         mem[REG_STATE] = STATES.index(st) if st in STATES else 0
         present = running = faulty = 0
-        ghs = 0.0
+        mhs = 0
         hottest = None
         for m in app.modules:
             bit = 1 << m.slot
@@ -79,17 +79,17 @@ class ControlTarget:
                 present |= bit
             if m.state in ("hashing", "throttled"):
                 running |= bit
-                ghs += m.ghs()
+                mhs += m.chain.mhs_sum
             if m.state in ("fault", "unidentified", "incompatible"):
                 faulty |= bit
-            for t in m.temps:
+            for t in m.temps_mc:
                 if t is not None and (hottest is None or t > hottest):
                     hottest = t
         mem[REG_PRESENT] = present
         mem[REG_RUNNING] = running
         mem[REG_FAULTY] = faulty
-        struct.pack_into("<IH", mem, REG_GHS, min(int(ghs), 0xFFFFFFFF), min(int(app.power_w()), 0xFFFF))
-        mem[REG_TEMP] = 0x80 if hottest is None else max(-127, min(127, int(hottest))) & 0xFF
+        struct.pack_into("<IH", mem, REG_GHS, min(mhs // 1000, 0xFFFFFFFF), min(app.power_mw() // 1000, 0xFFFF))
+        mem[REG_TEMP] = 0x80 if hottest is None else max(-127, min(127, hottest // 1000)) & 0xFF
         mem[REG_SEQ] = (mem[REG_SEQ] + 1) & 0xFF
         # the writable registers show the board's actual setting (however it was set), unless
         # a controller write is waiting to be applied

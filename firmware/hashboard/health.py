@@ -8,12 +8,13 @@ CRC_ERRORS = const(2)
 BAD_ID = const(3)
 UNSTABLE = const(4)
 CAUSES = ("ok", "no_response", "crc_errors", "bad_id", "unstable")
+_SEVERITY = (NO_RESPONSE, BAD_ID, CRC_ERRORS, UNSTABLE)  # the order causes are judged in
 
 MISS_LIMIT = const(3)  # consecutive sweeps silent from this chip to the end: the chain is cut here
 LONG_SILENCE = const(10)  # silent this long while later chips answer: its reply path is dead
 INTERMITTENT_LIMIT = const(4)  # score of lost/corrupt replies before "crc_errors"
 HOLD_SWEEPS = const(10)  # a fault stays reported this many clean sweeps (no flicker)
-UNSTABLE_ERROR_RATE = 0.05
+UNSTABLE_PPM = const(50000)  # error rate (ppm) above which a chip is unstable: 5 %
 
 
 class ChainHealth:
@@ -59,7 +60,7 @@ class ChainHealth:
             if enabled[i] and id_state[i]:
                 self.bad_id[i] = 1 if id_state[i] == 2 else 0
 
-    def _first(self, enabled, cause, err_rate):
+    def _first(self, enabled, cause, err_ppm):
         for i in range(self.n):
             if not enabled[i]:
                 continue
@@ -69,17 +70,22 @@ class ChainHealth:
                 return i
             if cause == CRC_ERRORS and self.intermittent[i] >= INTERMITTENT_LIMIT:
                 return i
-            if cause == UNSTABLE and err_rate[i] > UNSTABLE_ERROR_RATE:
+            if cause == UNSTABLE and err_ppm[i] > UNSTABLE_PPM:
                 return i
         return -1
 
-    def verdict(self, enabled, err_rate):
-        """Update and return (chip, cause): the first failing chip of the most severe kind.
-        Severity first, because a chip that stops answering unbalances its series string and
-        makes healthy chips elsewhere look unstable; the root cause is the one to report."""
+    def verdict(self, enabled, err_ppm):
+        """judge(), returned as (chip, cause)."""
+        self.judge(enabled, err_ppm)
+        return self.chip, self.cause
+
+    def judge(self, enabled, err_ppm):
+        """Update chip and cause: the first failing chip of the most severe kind (no tuple made:
+        every sweep). Severity first, because a chip that stops answering unbalances its series
+        string and makes healthy chips elsewhere look unstable; the root cause is the one to report."""
         chip, cause = -1, OK
-        for kind in (NO_RESPONSE, BAD_ID, CRC_ERRORS, UNSTABLE):
-            chip = self._first(enabled, kind, err_rate)
+        for kind in _SEVERITY:
+            chip = self._first(enabled, kind, err_ppm)
             if chip >= 0:
                 cause = kind
                 break
@@ -89,4 +95,3 @@ class ChainHealth:
             self._hold -= 1
         else:
             self.chip, self.cause = -1, OK
-        return self.chip, self.cause

@@ -26,9 +26,11 @@ class HealthLog:
         self.t0 = [None] * k  # type: list  # when each module's period began (None: not counting)
         self.gen = [0] * k
         self.sweeps = array("i", [0] * k)
-        self.v0 = array("f", [0.0] * k)  # the regulator's set voltage it began at
+        self.v0 = [0.0] * k  # the regulator's set voltage it began at (the float itself: no copy)
         self.vmoved = bytearray(k)
-        self.sums = array("f", [0.0] * (3 * k))  # power W, hottest sensor C, hottest - coolest C
+        # tenths of W, °C, °C: power, hottest sensor, hottest - coolest; integers (added to after
+        # every sweep: no float boxed), an hour of sweeps stays far below 2^30
+        self.sums = array("i", [0] * (3 * k))
         self.write_errors = 0
         self.seq = self.slot = self.t_base = 0
         self._retry = app.boot_ms
@@ -73,26 +75,30 @@ class HealthLog:
                 self._start(m, now)
                 continue
             hot = cold = None
-            for t in m.temps:
+            for t in m.temps_mc:
                 if t is not None:
                     if hot is None or t > hot:
                         hot = t
                     if cold is None or t < cold:
                         cold = t
             k = 3 * s
-            self.sums[k] += m.vout * m.iout
+            self.sums[k] += m.mv * m.ma // 100000
             if hot is not None:
-                self.sums[k + 1] += hot
-                self.sums[k + 2] += hot - cold
-            if abs(m.vrm.vout_set - self.v0[s]) > 0.005:
+                self.sums[k + 1] += hot // 100
+                self.sums[k + 2] += (hot - cold) // 100
+            if m.vrm.vout_set != self.v0[s]:
                 self.vmoved[s] = 1
             self.sweeps[s] += 1
             if ticks_diff(now, self.t0[s]) >= self.period_ms and ticks_diff(now, self._retry) >= 0:
-                # a period that cannot be written now (no room) runs on and is tried a minute later
-                if self._record(lambda w: w.write_period(self, m, now)) is not None:
-                    self._start(m, now)
-                else:
-                    self._retry = ticks_add(now, 60000)
+                self._close(m, now)
+
+    def _close(self, m, now):
+        # Apart from step: a lambda there would make step's variables cells, three objects a
+        # call. A period that cannot be written now (no room) runs on, tried a minute later.
+        if self._record(lambda w: w.write_period(self, m, now)) is not None:
+            self._start(m, now)
+        else:
+            self._retry = ticks_add(now, 60000)
 
     def _start(self, m, now):
         c = m.chain
@@ -104,7 +110,7 @@ class HealthLog:
         self.sweeps[s] = 0
         self.v0[s] = m.vrm.vout_set
         self.vmoved[s] = 0
-        self.sums[3 * s] = self.sums[3 * s + 1] = self.sums[3 * s + 2] = 0.0
+        self.sums[3 * s] = self.sums[3 * s + 1] = self.sums[3 * s + 2] = 0
 
     def note_grades(self, m, grades, now):
         """A diagnostic run's grades (MHz per chip, 0 = none) as a record of their own."""

@@ -51,8 +51,8 @@ def write_period(log, m, now):
         rec.pack_chip(b, i, int(c.freq[i] * 10 + 0.5), e, 0, fl)
     sums = log.sums
     rec.pack_header(b, rec.PERIOD, s, n, log.seq, log.op_seconds(now), ticks_diff(now, log.t0[s]) // 1000,
-                    int(log.v0[s] * 1000 + 0.5), int(sums[3 * s] / k * 10 + 0.5), int(sums[3 * s + 1] / k * 10),
-                    int(sums[3 * s + 2] / k * 10), rec.serial_tag(m.serial), counts // alive if alive else 0,
+                    int(log.v0[s] * 1000 + 0.5), (sums[3 * s] + k // 2) // k, sums[3 * s + 1] // k,
+                    sums[3 * s + 2] // k, rec.serial_tag(m.serial), counts // alive if alive else 0,
                     rec.VOUT_MOVED if log.vmoved[s] else 0)
     return _put(log, b, n)
 

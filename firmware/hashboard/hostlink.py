@@ -8,10 +8,13 @@ _MAX_LINE = const(512)
 
 
 class StdinLink:
+    has_ipoll = False
+
     def __init__(self, stream=None):
         self.stream = stream if stream is not None else sys.stdin.buffer
         self.poller = select.poll()
         self.poller.register(self.stream, select.POLLIN)
+        self.has_ipoll = hasattr(self.poller, "ipoll")
         self.buf = bytearray(_MAX_LINE)
         self.one = bytearray(1)
         self.n = 0
@@ -21,7 +24,7 @@ class StdinLink:
 
     def poll(self):
         """Return one complete line (bytes, without newline) or None if none is ready."""
-        while self.poller.poll(0):
+        while self._ready():
             if not self.stream.readinto(self.one):
                 return None
             b = self.one[0]
@@ -50,3 +53,12 @@ class StdinLink:
             else:
                 self.overflow = True
         return None
+
+    def _ready(self):
+        """Input waiting? MicroPython's ipoll where there is one: poll() makes a list every
+        call, and this is asked on every pass of the main loop."""
+        if self.has_ipoll:
+            for _ in self.poller.ipoll(0):
+                return True
+            return False
+        return bool(self.poller.poll(0))

@@ -65,15 +65,16 @@ class Module:
         self.balance = None  # the last cut chain's domain verdict (breakprobe), for diag
         self._probe = None  # that measurement while it runs (bring-up, module powered)
         self.guard = SensorGuard(self.sensors)
-        self.temps = self.guard.temps  # the same lists: status and the I2C map read them
+        self.temps_mc = self.guard.temps  # the same list (m°C): the I2C map and the health log read it
         self.sensor_err = self.guard.errors
         nf = int((self.flim["max"] - self.flim["min"]) / self.flim["step"] + 0.5)
         nv = int((self.vlim["default"] - self.vlim["min"]) / self.vlim["step"] + 0.5)
         self._nf = nf
         t = board["timing"]
+        mc = self._hot_mc = int(self.tlim["hot_c"] * 1000)  # the policy works in m°C, as the readings
         self.thermal = thermal.ThermalPolicy(
-            self.tlim["target_c"], self.tlim["hot_c"], self.tlim["dangerous_c"],
-            self.tlim["hysteresis_c"], nf + nv, t.get("thermal_period_ms", 1000),
+            int(self.tlim["target_c"] * 1000), mc, int(self.tlim["dangerous_c"] * 1000),
+            int(self.tlim["hysteresis_c"] * 1000), nf + nv, t.get("thermal_period_ms", 1000),
             t.get("thermal_release_ms", 5000), t.get("cooldown_ms", 30000), t.get("thermal_retries", 3))
         self.fsm = slotfsm.SlotFSM(t, self.flim["settle_ms"], self._notify)
         self.still_present = None  # callable reading the present line now (set by the app)
@@ -94,15 +95,41 @@ class Module:
         self._t_freq = 0
         self._t_curtail = 0
         self.job_interval = t.get("job_interval_ms", 250)
-        self.vout = 0.0
-        self.iout = 0.0
-        self.vrm_temp = 0.0
+        # regulator telemetry in integer mV, mA and m°C (read every period: no float boxed);
+        # vout, iout and vrm_temp give them in V, A and °C to everything else
+        self.mv = 0
+        self.ma = 0
+        self.mc = 0
+        self.cal_pm = 1000  # cal_iout in thousandths
+        d = self.flim["default"]
+        self.default_band = (d - 0.5, d + 0.5)  # "at the default frequency", precomputed
+        self._fc_in = [-1, None, None]  # freq_cap's and vout_goal's inputs when last worked out
+        self._fc = 0.0
+        self._vg_in = [-1, None, None]
+        self._vg = 0.0
         self.vrm_faults = []
         self.vrm_ok = True
         self.off_pending = False  # an off command did not take: retried every control period
         self.under_test = False  # a diagnostic run owns its frequencies (the tuner lets go)
 
     # ------------------------------------------------------------ helpers
+    @property
+    def temps(self):
+        """The sensors' last readings in °C (None: unreadable or failed), for reports."""
+        return [None if t is None else t / 1000 for t in self.temps_mc]
+
+    @property
+    def vout(self):
+        return self.mv / 1000
+
+    @property
+    def iout(self):
+        return self.ma / 1000
+
+    @property
+    def vrm_temp(self):
+        return self.mc / 1000
+
     @property
     def state(self):
         return self.fsm.state
@@ -142,7 +169,7 @@ class Module:
         # one of them took, the module counts as powered and the off is sent again each period
         self.off_pending = not ok and self.fsm.state != EMPTY
         self.chain.stopped()
-        self.vout = self.iout = 0.0
+        self.mv = self.ma = 0
         if self.fsm.state == EMPTY:
             self._forget()
 
@@ -164,21 +191,32 @@ class Module:
         self.vrm_faults = []
         self.vrm.vout_set = 0.0
         self.cal_iout = 1.0
+        self.cal_pm = 1000
         self.target_mhz = self.flim["default"]
         self.vout_user = self.vlim["default"]
         self.chain.set_targets(self.target_mhz)
 
     def freq_cap(self):
-        """Highest frequency any chip may run now: thermal throttle, power target, board max."""
-        t = self.target_mhz - self.flim["step"] * min(self.thermal.level, self._nf)
-        return max(self.flim["min"], min(self.flim["max"], t, self.power_cap))
+        """Highest frequency any chip may run now: thermal throttle, power target, board max.
+        Asked every control period: worked out again only when an input moved (float
+        arithmetic boxes a float each time)."""
+        lv = self.thermal.level
+        if lv != self._fc_in[0] or self.target_mhz != self._fc_in[1] or self.power_cap != self._fc_in[2]:
+            self._fc_in[0], self._fc_in[1], self._fc_in[2] = lv, self.target_mhz, self.power_cap
+            t = self.target_mhz - self.flim["step"] * min(lv, self._nf)
+            self._fc = max(self.flim["min"], min(self.flim["max"], t, self.power_cap))
+        return self._fc
 
     def vout_goal(self):
         """Voltage to hold now: the module's own, lowered by thermal levels past the frequency
-        floor, never outside the board's envelope."""
-        extra = self.thermal.level - int((self.target_mhz - self.flim["min"]) / self.flim["step"] + 0.5)
-        v = self.vout_user - (self.vlim["step"] * extra if extra > 0 else 0.0)
-        return max(self.vlim["min"], min(self.vlim["max"], v))
+        floor, never outside the board's envelope (worked out again only when an input moved)."""
+        lv = self.thermal.level
+        if lv != self._vg_in[0] or self.target_mhz != self._vg_in[1] or self.vout_user != self._vg_in[2]:
+            self._vg_in[0], self._vg_in[1], self._vg_in[2] = lv, self.target_mhz, self.vout_user
+            extra = lv - int((self.target_mhz - self.flim["min"]) / self.flim["step"] + 0.5)
+            v = self.vout_user - (self.vlim["step"] * extra if extra > 0 else 0.0)
+            self._vg = max(self.vlim["min"], min(self.vlim["max"], v))
+        return self._vg
 
     # ------------------------------------------------------------ executing the slot's FSM
     def step(self, now, present):
@@ -261,11 +299,12 @@ class Module:
             return "heartbeat"
         if not self.thermal.allows_power():
             return "thermal:" + thermal.STATES[self.thermal.state]
-        hottest, ok = self.guard.read(False)
+        hottest = self.guard.read(False)
+        ok = self.guard.ok
         for t in self.guard.temps:
             if t is None:
                 ok = False  # every sensor must read now: an unknown temperature is never cool
-        if not ok or hottest is None or hottest >= self.tlim["hot_c"]:
+        if not ok or hottest is None or hottest >= self._hot_mc:
             # too hot, or no trustworthy reading: wait for a cool, readable module
             self.thermal.hold(now, "hot" if ok and hottest is not None else "sensor")
             self.thermal_stop = True
@@ -298,8 +337,10 @@ class Module:
         self._id_base = ident["slot"]
         self.serial = ident["serial"]
         cal = ident["cal"]
-        self.guard.cal[0], self.guard.cal[1] = cal["temp_offset_c"]
+        off = cal["temp_offset_c"]
+        self.guard.cal[0], self.guard.cal[1] = int(off[0] * 1000), int(off[1] * 1000)
         self.cal_iout = cal["iout_gain"]
+        self.cal_pm = int(self.cal_iout * 1000 + 0.5)
         if self.ident["chips"] != self.chain.expected or self.ident["chip_id"] != self.chain.chip.CHIP_ID:
             return slotfsm.NOT_COMPATIBLE, "chips"
         v = self.ident["vout_mv"] / 1000.0
@@ -459,7 +500,7 @@ class Module:
         """Voltage changes move one board step per control period, never outside the envelope."""
         goal = self.vout_goal()
         cur = self.vrm.vout_set
-        if cur <= 0 or abs(goal - cur) < 1e-6:
+        if cur <= 0 or goal == cur:  # a ramp ends on the goal itself (move_vout keeps it as given)
             return
         step = self.vlim["step"]
         nxt = goal if abs(goal - cur) <= step else (cur + step if goal > cur else cur - step)
@@ -489,8 +530,8 @@ class Module:
         if self.state == EMPTY:
             return
         powered = self.powered()
-        hottest, ok = self.guard.read(self.state in RUNNING)
-        act = self.thermal.decide(hottest, ok, now, powered)
+        hottest = self.guard.read(self.state in RUNNING)
+        act = self.thermal.decide(hottest, self.guard.ok, now, powered)
         if act == thermal.OFF:
             cause = str(self.thermal.cause) + self.guard.first_failure()
             if self.thermal.state == thermal.LATCHED:
@@ -501,8 +542,8 @@ class Module:
         elif act == thermal.RESTART:
             if self.restart(now, True):
                 self.emit(now, "recover", self.slot, "retry %d" % self.thermal.retries)
-        elif act in (thermal.DOWN, thermal.UP):
-            self.emit(now, "throttle", self.slot, "level %d at %d C" % (self.thermal.level, hottest))
+        elif act == thermal.DOWN or act == thermal.UP:  # (a tuple of another module's names is made each time)
+            self.emit(now, "throttle", self.slot, "level %d at %d C" % (self.thermal.level, hottest // 1000))
 
     def clear_fault(self, now):
         """Host acknowledgement: a latched thermal fault goes back to cooling (the recovery
@@ -545,9 +586,9 @@ class Module:
     def read_vrm(self):
         """Regulator telemetry; returns its status word (0 when it did not answer)."""
         try:
-            self.vout = self.vrm.read_vout()
-            self.iout = self.vrm.read_iout() * self.cal_iout
-            self.vrm_temp = self.vrm.read_temp()
+            self.mv = self.vrm.read_mv()
+            self.ma = self.vrm.read_ma() * self.cal_pm // 1000
+            self.mc = self.vrm.read_mc()
             sw = self.vrm.status_word()
             self.vrm_faults = self.vrm.faults(sw)
             self.vrm_ok = True
@@ -597,4 +638,4 @@ class Module:
                 self.power_off(now, FAULT, "chain:no_response")
 
     def ghs(self):
-        return self.chain.ghs_sum
+        return self.chain.mhs_sum / 1000

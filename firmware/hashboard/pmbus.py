@@ -45,14 +45,28 @@ SW_TEMP = const(0x0004)
 SW_CML = const(0x0002)
 
 
+def _exp11(word):
+    e = (word >> 11) & 0x1F
+    return e - 32 if e & 0x10 else e
+
+
+def _mant11(word):
+    m = word & 0x7FF
+    return m - 2048 if m & 0x400 else m
+
+
 def slinear11_decode(word):
-    exp = (word >> 11) & 0x1F
-    if exp & 0x10:
-        exp -= 32
-    mant = word & 0x7FF
-    if mant & 0x400:
-        mant -= 2048
-    return mant * (2.0**exp)
+    return _mant11(word) * (2.0 ** _exp11(word))
+
+
+def slinear11_milli(word):
+    """LINEAR11 in thousandths (mA, m°C), an integer: the control loop boxes no float."""
+    return _scaled(_mant11(word) * 1000, _exp11(word))
+
+
+def _scaled(v, e):
+    """v * 2**e rounded, in integers."""
+    return v << e if e >= 0 else (v + (1 << (-e - 1))) >> -e
 
 
 def slinear11_encode(value):
@@ -71,6 +85,11 @@ def vout_exponent(vout_mode):
 
 def ulinear16_decode(raw, vout_mode):
     return raw * (2.0 ** vout_exponent(vout_mode))
+
+
+def ulinear16_milli(raw, vout_mode):
+    """ULINEAR16 in thousandths (mV), an integer."""
+    return _scaled(raw * 1000, vout_exponent(vout_mode))
 
 
 def ulinear16_encode(volts, vout_mode):

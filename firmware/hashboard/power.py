@@ -4,7 +4,7 @@
 from . import argcheck
 from .compat import ticks_diff
 
-TOLERANCE = 0.03  # hold the target within +-3 % (one frequency step is ~2.4 % of power)
+TOLERANCE_PCT = 3  # hold the target within +-3 % (one frequency step is ~2.4 % of power)
 
 
 class PowerManager:
@@ -16,12 +16,26 @@ class PowerManager:
         self.period_ms = period_ms
         self.nominal_w = nominal_w  # full power at the default frequency, until measured
         self.max_w = int(nominal_w * argcheck.POWER_HEADROOM) if max_w is None else max_w
-        self.full_w = None
-        self.target_w = None
+        self.full_mw = None  # measured full power (mW, an integer: updated every period)
+        self._target_mw = None
+        self._target_w = None
         self.curtailed = False
         self.level = 0
         self.cap = fdefault
         self._t = None
+
+    @property
+    def target_w(self):
+        return self._target_w
+
+    @target_w.setter
+    def target_w(self, watts):
+        self._target_w = watts
+        self._target_mw = None if watts is None else int(watts * 1000 + 0.5)
+
+    @property
+    def full_w(self):
+        return None if self.full_mw is None else self.full_mw / 1000
 
     def validate_target(self, watts):
         """watts, or argcheck's refusal: (0, the board's highest power target]."""
@@ -40,32 +54,37 @@ class PowerManager:
         self.curtailed = False
 
     def goal_w(self):
-        """The power the board should draw now, or None for 'run at the set frequencies'."""
+        """The power the board should draw now (W), or None for 'run at the set frequencies'."""
+        g = self.goal_mw()
+        return None if g is None else g / 1000
+
+    def goal_mw(self):
         if self.curtailed:
-            full = self.full_w or self.nominal_w
-            goal = full * self.level / 100.0
+            full = self.full_mw if self.full_mw is not None else int(self.nominal_w * 1000)
+            goal = full * self.level // 100
             # a curtailment only ever sheds: never above the owner's own target (curtail is
             # open to anyone on the line, a target is authorized; docs/security.md)
-            return goal if self.target_w is None else min(goal, self.target_w)
-        return self.target_w
+            return goal if self._target_mw is None else min(goal, self._target_mw)
+        return self._target_mw
 
-    def observe_full(self, power_w, all_hashing_at_default):
-        if all_hashing_at_default and not self.curtailed and self.target_w is None:
-            self.full_w = power_w if self.full_w is None else 0.9 * self.full_w + 0.1 * power_w
+    def observe_full(self, power_mw, all_hashing_at_default):
+        if all_hashing_at_default and not self.curtailed and self._target_mw is None:
+            self.full_mw = power_mw if self.full_mw is None else (9 * self.full_mw + power_mw + 5) // 10
 
-    def step_cap(self, power_w, now):
-        """Move the frequency cap one step toward the goal, once per period."""
-        goal = self.goal_w()
+    def step_cap(self, power_mw, now):
+        """Move the frequency cap one step toward the goal, once per period (power in mW: the
+        comparison is in integers, as every period's arithmetic of the control loop)."""
+        goal = self.goal_mw()
         if goal is None:
             self.cap = self.fmax
             return self.cap
         if self._t is not None and ticks_diff(now, self._t) < self.period_ms:
             return self.cap
         self._t = now
-        if self.cap > self.fdefault and (self.target_w is None or self.curtailed):
+        if self.cap > self.fdefault and (self._target_mw is None or self.curtailed):
             self.cap = self.fdefault
-        if power_w > goal * (1 + TOLERANCE):
+        if power_mw * 100 > goal * (100 + TOLERANCE_PCT):
             self.cap = max(self.fmin, self.cap - self.step)
-        elif power_w < goal * (1 - TOLERANCE):
+        elif power_mw * 100 < goal * (100 - TOLERANCE_PCT):
             self.cap = min(self.fmax, self.cap + self.step)
         return self.cap

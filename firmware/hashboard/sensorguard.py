@@ -12,12 +12,13 @@ class SensorGuard:
     def __init__(self, sensors):
         self.sensors = sensors
         n = len(sensors)
-        self.temps = [None] * n  # last reading per sensor, None when unreadable or failed
+        self.temps = [None] * n  # last reading per sensor (m°C), None when unreadable or failed
         self.errors = [""] * n  # "" = healthy, else why it failed
-        self.cal = [0.0] * _CALIBRATED
+        self.cal = [0] * _CALIBRATED  # offsets in m°C
         self._bad = bytearray(n)
         self._same = bytearray(n)
         self._last = [None] * n
+        self.ok = True  # every sensor healthy at the last read
 
     def reset(self):
         """The module left: its readings, failures and calibration go with it."""
@@ -28,14 +29,16 @@ class SensorGuard:
             self._same[i] = 0
             self._last[i] = None
         for i in range(_CALIBRATED):
-            self.cal[i] = 0.0
+            self.cal[i] = 0
 
     def read(self, running):
-        """Read every sensor; returns (hottest valid reading or None, all sensors healthy).
+        """Read every sensor; returns the hottest valid reading or None, and sets ok (every
+        sensor healthy; an attribute, not a tuple made every control period).
         running: the module is hashing (a value that never moves then is a frozen sensor)."""
         hottest = None
         ok = True
-        for i, s in enumerate(self.sensors):
+        for i in range(len(self.sensors)):  # (no enumerate: every control period)
+            s = self.sensors[i]
             t = s.read()
             if t is not None and i < _CALIBRATED:
                 t += self.cal[i]
@@ -60,7 +63,8 @@ class SensorGuard:
                 ok = False
             elif t is not None and (hottest is None or t > hottest):
                 hottest = t
-        return hottest, ok
+        self.ok = ok
+        return hottest
 
     def first_failure(self):
         """':NAME:why' of the first failed sensor, or '' (for shutdown causes)."""

@@ -1,4 +1,5 @@
-# Temperature sensors. A reading is a float or None; None always means "unsafe/unknown".
+# Temperature sensors. A reading is an integer in m°C (no float boxed: read every control
+# period) or None; None always means "unsafe/unknown".
 from .compat import const
 
 _TMP1075_TEMP = const(0x00)
@@ -6,8 +7,8 @@ _EMC2101_EXT_HI = const(0x01)
 _EMC2101_EXT_LO = const(0x10)
 _EMC2101_OPEN = const(0x3F8)
 _EMC2101_SHORT = const(0x3FF)
-VALID_MIN_C = -40.0
-VALID_MAX_C = 150.0
+VALID_MIN_MC = const(-40000)
+VALID_MAX_MC = const(150000)
 
 
 class TMP1075:
@@ -30,10 +31,10 @@ class TMP1075:
         raw >>= 4
         if raw & 0x800:
             raw -= 4096
-        return self._check(raw * 0.0625)
+        return self._check(raw * 125 // 2)  # 0.0625 degC a count
 
     def _check(self, c):
-        if c < VALID_MIN_C or c > VALID_MAX_C:
+        if c < VALID_MIN_MC or c > VALID_MAX_MC:
             self.error = "out_of_range"
             return None
         self.error = None
@@ -43,11 +44,16 @@ class TMP1075:
 class EMC2101External(TMP1075):
     """EMC2101 external diode channel: 11-bit, 1/8 degC, with open/short codes."""
 
+    def __init__(self, i2c, addr, name):
+        super().__init__(i2c, addr, name)
+        self._hi = memoryview(self._b2)[0:1]  # made once: a slice each read would allocate
+        self._lo = memoryview(self._b2)[1:2]
+
     def read(self):
         b = self._b2
         try:
-            self.i2c.readfrom_mem_into(self.addr, _EMC2101_EXT_HI, memoryview(b)[0:1])
-            self.i2c.readfrom_mem_into(self.addr, _EMC2101_EXT_LO, memoryview(b)[1:2])
+            self.i2c.readfrom_mem_into(self.addr, _EMC2101_EXT_HI, self._hi)
+            self.i2c.readfrom_mem_into(self.addr, _EMC2101_EXT_LO, self._lo)
         except OSError:
             self.error = "no_response"
             return None
@@ -60,7 +66,7 @@ class EMC2101External(TMP1075):
             return None
         if raw & 0x400:
             raw -= 2048
-        return self._check(raw / 8.0)
+        return self._check(raw * 125)  # 1/8 degC a count
 
 
 def make_sensor(i2c, cfg):

@@ -61,8 +61,9 @@ def regulator_doc(m):
 def temps_docs(m):
     out = []
     empty = m.state == "empty"
+    temps = m.temps
     for i, s in enumerate(m.sensors):
-        t = None if empty else m.temps[i]  # a sensor that left with its module reads nothing
+        t = None if empty else temps[i]  # a sensor that left with its module reads nothing
         err = "empty" if empty else m.sensor_err[i]
         out.append({"name": s.name, "module": m.slot, "celsius": _r(t, 2),
                     "ok": t is not None and not err, "error": err or None})
@@ -117,8 +118,8 @@ def write(app, out, prefix, chips=True):
             piece = ('{"module": %d, "index": %d, "freq_mhz": %s, "target_mhz": %s, "temp_c": null, '
                      '"ghs": %s, "ghs_long": %s, "error_rate": %s, "nonces": %d, "hw_errors": %d, '
                      '"status": "%s"}') % (
-                m.slot, i, _r(c.freq[i], 2), _r(c.target[i], 2), _r(c.ghs[i], 2), _r(c.ghs_long[i], 2),
-                _r(c.err_rate[i], 5), c.work.valid[i], c.work.hw_errors[i], CAUSES[c.status[i]])
+                m.slot, i, _r(c.freq[i], 2), _r(c.target[i], 2), _r(c.mhs[i] / 1000, 3), _r(c.mhs_long[i] / 1000, 3),
+                _r(c.err_ppm[i] / 1000000, 6), c.work.valid[i], c.work.hw_errors[i], CAUSES[c.status[i]])
             out(piece if first else ", " + piece)
             first = False
     out("]}")

@@ -4,6 +4,9 @@ from .compat import const
 
 _DEVICE_IDS = (b"TITm$A", b"TITm$b", b"TITk$A")  # 54 49 54 6D 24 41 / ..62 / 54 49 54 6B 24 41
 _RETRIES = const(3)
+_READ = const(0)  # _retry kinds
+_WRITE = const(1)
+_SEND = const(2)
 # STATUS_WORD bits faults() names; none set is the steady state, answered by one shared tuple
 _NAMED = pm.SW_TEMP | pm.SW_IOUT_OC | pm.SW_IOUT | pm.SW_VOUT_OV | pm.SW_VOUT | pm.SW_VIN_UV | pm.SW_CML
 _NO_FAULTS = ()
@@ -34,23 +37,28 @@ class TPS546:
         self.nacks = 0
 
     # -- bus primitives with a bounded retry budget (a NACK is often a busy regulator) --
-    def _retry(self, cmd, fn, b, c=None):
-        """fn(addr, b[, c]) with up to _RETRIES attempts; no tuple packing in the hot path."""
+    def _retry(self, cmd, kind, buf):
+        """One transfer (_READ: cmd into buf, _WRITE: buf to cmd, _SEND: buf alone) with up to
+        _RETRIES attempts. The bus methods are called, never passed: a bound method taken as a
+        value is an object made every time, and this runs every control period."""
+        i2c = self.i2c
         for _ in range(_RETRIES):
             try:
-                if c is None:
-                    return fn(self.addr, b)
-                return fn(self.addr, b, c)
+                if kind == _READ:
+                    return i2c.readfrom_mem_into(self.addr, cmd, buf)
+                if kind == _WRITE:
+                    return i2c.writeto_mem(self.addr, cmd, buf)
+                return i2c.writeto(self.addr, buf)
             except OSError:
                 self.nacks += 1
         raise RegulatorError("regulator 0x%02x not answering (cmd 0x%02x)" % (self.addr, cmd))
 
     def _read(self, cmd, buf):
-        self._retry(cmd, self.i2c.readfrom_mem_into, cmd, buf)
+        self._retry(cmd, _READ, buf)
         return buf
 
     def _write(self, cmd, data):
-        self._retry(cmd, self.i2c.writeto_mem, cmd, data)
+        self._retry(cmd, _WRITE, data)
 
     def _word(self, cmd):
         b = self._read(cmd, self._b2)
@@ -68,7 +76,7 @@ class TPS546:
 
     def send_byte(self, cmd):
         self._b1[0] = cmd
-        self._retry(cmd, self.i2c.writeto, self._b1)
+        self._retry(cmd, _SEND, self._b1)
 
     # -- bring-up (the PMBus order of ESP-Miner main/power/TPS546.c; limits from the board file) --
     def init(self, vout_nominal):
@@ -145,6 +153,16 @@ class TPS546:
 
     def read_temp(self):
         return pm.slinear11_decode(self._word(pm.READ_TEMPERATURE_1))
+
+    # the same in integer thousandths, for the control loop (no float per reading)
+    def read_mv(self):
+        return pm.ulinear16_milli(self._word(pm.READ_VOUT), self.vout_mode)
+
+    def read_ma(self):
+        return pm.slinear11_milli(self._word(pm.READ_IOUT))
+
+    def read_mc(self):
+        return pm.slinear11_milli(self._word(pm.READ_TEMPERATURE_1))
 
     def status_word(self):
         return self._word(pm.STATUS_WORD)

@@ -11,6 +11,7 @@ from .tunemodes import MODE_IDS, MODES, OFF, TOL
 CURRENT_SHARE = 0.9  # of the regulator's over-current trip a tuned module may draw: a trip is a
 # fault threshold, not an operating point (current sense noise would trip a module parked on it)
 _SAVE_EVERY_MS = 3600000  # a goal's first convergence is saved; re-saved at most hourly
+_NO_GOAL = (OFF, 0.0)  # one shared tuple: "no goal" is asked for every module every period
 
 
 class Tuning:
@@ -35,6 +36,7 @@ class Tuning:
         self._t_start = 0
         self._gen = [0] * len(app.modules)  # the module generation each tuner's heat fit is of
         self._fresh = bytearray([1] * len(app.modules))  # seated since its tuner last started
+        self._hashing = bytearray(len(app.modules))  # step's "which modules hash now"
         for i, m in enumerate(app.modules):
             m.goal_hint = self._hint(i)  # an inserted module starts from its profile for this goal
 
@@ -131,7 +133,7 @@ class Tuning:
         if self.own[i] is not None:
             return self.own[i]
         if self.mode == OFF:
-            return OFF, 0.0
+            return _NO_GOAL
         shared = 0
         for k in range(len(self.own)):
             shared += hashing[k] and self.own[k] is None
@@ -144,8 +146,12 @@ class Tuning:
         mods = app.modules
         # curtailment has priority: a curtailed board (any level) is held by the power cap alone
         curtailed = app.power.curtailed
-        hashing = [m.state in running and not m.curtail_off and not curtailed and not m.under_test for m in mods]
-        for i, m in enumerate(mods):
+        hashing = self._hashing  # (reused: this runs every telemetry period)
+        for i in range(len(mods)):
+            m = mods[i]
+            hashing[i] = m.state in running and not m.curtail_off and not curtailed and not m.under_test
+        for i in range(len(mods)):
+            m = mods[i]
             tu = self.tuners[i]
             if m.generation != self._gen[i]:
                 self._gen[i] = m.generation
@@ -261,8 +267,8 @@ class Tuning:
 
                 c = m.chain
                 e = tu.edges
-                d["chips"] = [{"index": k, "freq_mhz": c.target[k], "error_rate": round(c.err_rate[k], 5),
-                               "ghs": round(c.ghs[k], 1), "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
+                d["chips"] = [{"index": k, "freq_mhz": c.target[k], "error_rate": c.err_ppm[k] / 1000000,
+                               "ghs": round(c.mhs[k] / 1000, 1), "state": STATES[e.state[k]], "parked": e.state[k] == PARKED}
                               for k in range(c.expected)]
             mods.append(d)
         own = [None if o is None else {"mode": MODES[o[0]], "target": o[1]} for o in self.own]

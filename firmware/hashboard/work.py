@@ -2,6 +2,7 @@
 # and a starting nonce that puts that nonce inside one target chip's slice, round-robin over the
 # chain; every nonce that comes back is rebuilt into its header and checked with SHA-256d, and
 # counted per chip as valid or as a hardware error (the repair fixtures' pattern test, in-field).
+import gc
 from array import array
 
 from . import bm13xx, jobs, ka_headers
@@ -31,6 +32,7 @@ class PatternWork:
         self.sent = 0
         self.unknown = 0
         self.ticket = 256
+        self.alloc_seen = None  # bytes the nonce checks allocated, while allocprobe counts them
 
     def reset(self, ticket):
         self.ticket = ticket
@@ -83,9 +85,14 @@ class PatternWork:
         nonce_le = fr[2] | (fr[3] << 8) | (fr[4] << 16) | (fr[5] << 24)
         counter = ((fr[2] & 1) << 24) | (fr[3] << 16) | (fr[4] << 8) | fr[5]
         jobs.job_payload(self.payload, h, job_id, 0)
-        # SHA-256d through hashlib: its two hash objects and digests are this path's only
-        # allocations (MicroPython's hashlib has no digest-into)
+        # SHA-256d through hashlib: its two hash objects and digests are the control loop's only
+        # allocations (MicroPython's hashlib has no digest-into), counted apart when measured
+        seen = self.alloc_seen
+        if seen is not None:
+            a0 = gc.mem_alloc()  # type: ignore[attr-defined]
         digest = jobs.sha256d(jobs.header_from_job(self.payload, nonce_le, version, self.header))
+        if seen is not None:
+            self.alloc_seen = seen + gc.mem_alloc() - a0  # type: ignore[attr-defined]
         n = self.chain.expected
         chip = jobs.chip_of_counter((counter - self.slot_start[slot]) % _COUNTER, n)
         if jobs.at_most(digest, self.limit):
