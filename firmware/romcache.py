@@ -249,13 +249,19 @@ def _segment(ioctl):
     return None if isinstance(seg, int) else seg  # an int: no partition
 
 
-def _mount(seg):
+def _umount():
     import vfs  # type: ignore[import-not-found]
 
     try:
-        vfs.umount(MOUNT)  # a port mounts its partition at boot: mount the new image instead
+        vfs.umount(MOUNT)  # a port mounts its partition at boot: never written while mounted
     except OSError:
         pass
+
+
+def _mount(seg):
+    import vfs  # type: ignore[import-not-found]
+
+    _umount()
     vfs.mount(vfs.VfsRom(seg), MOUNT)  # type: ignore[attr-defined]
     if sys.path[:1] != [MOUNT]:
         sys.path.insert(0, MOUNT)
@@ -286,6 +292,7 @@ def attach(d, root=""):
     write_image(d, t, h.update)
     want = _hex(h.digest())
     if not _holds(seg, n, want):
+        _umount()
         _write(ioctl, d, t, n, root, want)
         if not _holds(seg, n, want):
             print("romcache: the partition does not read back what was written")

@@ -93,3 +93,15 @@ def test_garbage_on_the_link(pty_pair):
 def test_no_command_prints_usage():
     r = hbctl()
     assert r.returncode == 2 and "a command is required" in r.stderr
+
+
+def test_a_secret_file_others_can_read_is_refused_before_any_port_opens(tmp_path):
+    """As ssh with a private key: a board secret anyone on the host can read owns the board."""
+    sf = tmp_path / "board.secret"
+    sf.write_text("ab" * 32)
+    sf.chmod(0o644)
+    r = hbctl("--port", "/dev/null-no-such-port", "--secret-file", str(sf), "info")
+    one_line_error(r, "readable by others", "chmod 600")
+    sf.chmod(0o600)
+    r = hbctl("--port", "/dev/null-no-such-port", "--secret-file", str(sf), "info")
+    assert "readable by others" not in r.stderr and r.returncode != 0  # the port is what fails now

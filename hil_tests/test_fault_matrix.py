@@ -22,6 +22,16 @@ def test_faults_are_reported_and_made_safe(specs):
     assert r["bad_vout"] == [] and r["hot_powered"] == 0.0 and r["corrupt"] == []
 
 
+def test_a_pair_of_faults_on_the_real_interpreter(sim_only):
+    """The same checks with the unchanged firmware on the MicroPython unix port (the matrix's
+    micropython lane): a sensor gone open and a regulator that stops answering, at once."""
+    specs = [("sensor:open", "sensor:m3.outlet:open"), ("vrm:nack", "vrm:0:nack")]
+    r = fm.run_case(specs, seed=11, run_s=20, lane="micropython")
+    for _, spec in specs:
+        assert r["detect"][spec] is not None and r["safe"][spec] is not None, r
+    assert r["bad_vout"] == [] and r["hot_powered"] == 0.0 and r["corrupt"] == []
+
+
 def test_the_vout_check_sees_a_command_outside_the_limits(monkeypatch):
     """The spy on VOUT_COMMAND must be able to fail: a write of 5.5 V (above the board's 5.0)
     made behind the firmware's back is counted."""

@@ -170,6 +170,7 @@ def test_mqtt_commands_do_not_borrow_a_provisioned_boards_secret(mosquitto, tmp_
     sf = tmp_path / "board.secret"
     sf.write_text(secret)
     sf.chmod(0o600)
+    sf.chmod(0o600)
     with Farm(1, seed0=7) as farm:
         fb = farm.boards[0].fb
         with farm.boards[0].lock:

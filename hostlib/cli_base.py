@@ -123,9 +123,13 @@ def secret_of(args) -> bytes | None:
 def read_secret(path: str) -> bytes:
     """A board secret file's 32 bytes (64 hex digits), or a UsageError naming the file."""
     try:
+        mode = os.stat(path).st_mode
         text = open(path).read().strip()
     except OSError as e:
         raise UsageError(f"secret file {path}: {e.strerror or e}") from None
+    if mode & 0o077:  # as ssh does with a private key: anyone who can read it owns the board
+        raise UsageError(f"secret file {path}: readable by others (mode {mode & 0o777:o}); "
+                         f"chmod 600 {path}")
     try:
         secret = bytes.fromhex(text)
     except ValueError:

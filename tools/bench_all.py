@@ -68,7 +68,7 @@ def virtual(sec: Section) -> None:
         sec.measure(f"`hbctl sim --speed {speed:g}` start → first stdout line (controller ready)",
                     lambda speed=speed: [bv.hbctl_sim_ready(speed) for _ in range(3)],
                     lambda ts: f"{statistics.median(ts):.2f} s wall (median of 3; {min(ts):.2f}–{max(ts):.2f})")
-    rows = sec.measure("live heap high-water (after collection), modular-4x, `-X heapsize=320k`, ×10",
+    rows = sec.measure("live heap high-water (after collection), modular-4x, firmware heap 256k (app code in ROMFS), ×10",
                        lambda: [bv.boot_once(10.0) for _ in range(2)],
                        lambda rs: f"{max(r[2] for r in rs):,} B of {rs[0][3]:,}".replace(",", " "))
     sec.rows[-1]["figure"] += f"; start → ready {statistics.median(r[0] for r in rows):.2f} s wall"

@@ -1,12 +1,13 @@
 """Every fault kind the simulator knows, against the running firmware (issue 15): alone and in
 pairs, at several positions, on the fast lane (the firmware's modules on CPython, emulators
-in-process, simulated board time). Per run it prints what the board reported, the time to
-detect, the time to a safe state, and the safety checks made every 100 ms of board time:
+in-process, simulated board time) and on the MicroPython unix port (tools/fault_lanes.py). Per
+run it prints what the board reported, the time to detect, the time to a safe state, and the
+safety checks made every 100 ms of board time (500 ms on the MicroPython lane):
 - any VOUT_COMMAND the regulator received outside the board's `vout` limits,
 - any sensor reading above `dangerous_c` on a module whose regulator is on,
 - any stored record corrupted: the module identity EEPROMs and the board's settings read back.
 
-    python -m tools.fault_matrix [--positions 2] [--pairs 12] [--seed 1] [--run-s 90]
+    python -m tools.fault_matrix [--lane fast|micropython|both] [--positions N] [--pairs N] [--seed 1] [--run-s 90]
 
 "Reported" is the first event or module state naming the fault's cause (module fault causes,
 chain faults with the chip, sensor errors, throttling, health flags); "safe" is the first moment
@@ -28,15 +29,13 @@ for p in (ROOT, ROOT / "firmware"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from hashboard import health, identity  # noqa: E402
+from hashboard import identity  # noqa: E402
 from hashboard import pmbus as pm  # noqa: E402
 from hostlib import boards  # noqa: E402
-from hostlib.sim.fastlane import FastBoard  # noqa: E402
+from hostlib.sim.fastlane import FastBoard  # noqa: E402,F401  (tests patch its run_for)
+from tools.fault_lanes import FastLane, RealLane  # noqa: E402
 
 BOARD = "modular-4x"
-STEP_MS = 100
-CAUSES = {health.NO_RESPONSE: "no_response", health.CRC_ERRORS: "crc_errors", health.BAD_ID: "bad_id",
-          health.UNSTABLE: "unstable"}
 
 # kind -> (expected words in the report, the state that is safe for it)
 EXPECT = {
@@ -88,12 +87,19 @@ def _slot_of(spec: str, cfg: dict) -> int | None:
     return None
 
 
-def run_case(specs: list[tuple[str, str]], seed: int, run_s: float) -> dict:
+def run_case(specs: list[tuple[str, str]], seed: int, run_s: float, lane: str = "fast") -> dict:
     cfg = boards.load(BOARD)
     lim = cfg["limits"]
-    fb = FastBoard(BOARD, seed=seed)
+    ln = FastLane(BOARD, seed) if lane == "fast" else RealLane(BOARD, seed)
+    try:
+        return _run(ln, cfg, lim, specs, run_s)
+    finally:
+        ln.close()
+
+
+def _run(ln, cfg: dict, lim: dict, specs: list[tuple[str, str]], run_s: float) -> dict:
     bad_vout: list[float] = []
-    for hw in fb.sim.modules:  # every VOUT_COMMAND the regulators receive, checked
+    for hw in ln.sim.modules:  # every VOUT_COMMAND the regulators receive, checked
         if hw is None:
             continue
         orig = hw.vrm.write_reg
@@ -106,23 +112,24 @@ def run_case(specs: list[tuple[str, str]], seed: int, run_s: float) -> dict:
                     bad_vout.append(v)
 
         hw.vrm.write_reg = spy
-    images = [bytes(hw.eeprom.mem) if hw is not None and hw.eeprom is not None else None for hw in fb.sim.modules]
-    fb.run_for(5000)
-    t0 = fb.clock.ms
-    seen_events = fb.app.events.seq
+    images = [bytes(hw.eeprom.mem) if hw is not None and hw.eeprom is not None else None for hw in ln.sim.modules]
+    ln.run_for(5000)
+    t0 = ln.now_ms()
+    seen_events = ln.mark()
     for _, spec in specs:
-        fb.sim.inject(spec)
+        ln.sim.inject(spec)
     slots = {_slot_of(spec, cfg) for _, spec in specs}
     detect: dict[str, float | None] = {spec: None for _, spec in specs}
     said: dict[str, str] = {spec: "-" for _, spec in specs}
     safe: dict[str, float | None] = {spec: None for _, spec in specs}
     hot_powered = 0.0
     danger = lim["thermal"]["dangerous_c"]
-    while fb.clock.ms - t0 < run_s * 1000:
-        fb.run_for(STEP_MS)
-        now = (fb.clock.ms - t0) / 1000.0
-        text = _report_text(fb, seen_events, slots)
-        for m, hw in zip(fb.app.modules, fb.sim.modules):
+    text = ""
+    while ln.now_ms() - t0 < run_s * 1000:
+        ln.run_for(ln.step_ms)
+        now = (ln.now_ms() - t0) / 1000.0
+        text = ln.report(seen_events, slots)
+        for hw in ln.sim.modules:
             if hw is None or not hw.vrm.enabled() or hw.vrm.vout() <= 0:
                 continue
             hot = max((r for r in (_reading(s) for s in hw.sensors.values()) if r is not None), default=None)
@@ -134,22 +141,22 @@ def run_case(specs: list[tuple[str, str]], seed: int, run_s: float) -> dict:
             if detect[spec] is None and hit:
                 detect[spec] = now
                 said[spec] = hit[0].rstrip(":")
-            if safe[spec] is None and _is_safe(fb, want, _slot_of(spec, cfg), danger):
+            if safe[spec] is None and _is_safe(ln, want, _slot_of(spec, cfg), danger, lim["thermal"]["hot_c"]):
                 safe[spec] = now
         if all(v is not None for v in detect.values()) and all(v is not None for v in safe.values()) \
                 and now > 30:
             break
     corrupt = []
-    for k, hw in enumerate(fb.sim.modules):
+    for k, hw in enumerate(ln.sim.modules):
         if hw is None or hw.eeprom is None or images[k] is None:
             continue
         try:
             identity.decode(bytes(hw.eeprom.mem[:identity.RECORD_LEN]))
         except ValueError as e:
             corrupt.append(f"module {k} identity: {e}")
-    if fb.store.data is not None and not isinstance(fb.store.data, dict):
+    if not ln.settings_ok():
         corrupt.append("settings")
-    return {"specs": [s for _, s in specs], "said": said, "report": _report_text(fb, seen_events, slots)[-160:], "detect": detect,
+    return {"specs": [s for _, s in specs], "said": said, "report": text[-160:], "detect": detect,
             "safe": safe, "bad_vout": bad_vout, "hot_powered": hot_powered, "corrupt": corrupt, "slots": slots}
 
 
@@ -158,74 +165,59 @@ def _reading(sensor) -> float | None:
     return None if getattr(sensor, "fault", None) in ("open", "short") else sensor.source()
 
 
-def _report_text(fb: FastBoard, since: int, slots: set) -> str:
-    """What the board says now about the faulted modules: events since the injection, their
-    states and causes, their chain faults and sensor errors (lower case)."""
-    parts = []
-    for e in fb.app.events.items:
-        if e[0] > since:
-            parts.append(f"{e[2]} {e[4]}")
-    for m in fb.app.modules:
-        if None not in slots and m.slot not in slots:
-            continue
-        parts.append(f"{m.state} {m.cause}")
-        parts += [str(x) for x in m.sensor_err if x]
-        c = m.chain
-        if c.parser.crc_errors:  # status chains[].crc_errors: a line that garbles frames
-            parts.append("crc_errors")
-        if c.fault_chip >= 0:
-            parts.append(f"chain {c.fault_chip} {CAUSES.get(c.fault_cause, c.fault_cause)}")
-    return " ".join(parts).lower()
-
-
-def _is_safe(fb: FastBoard, want: str, slot: int | None, danger: float) -> bool:
-    idx = [slot] if slot is not None else range(len(fb.app.modules))
+def _is_safe(ln, want: str, slot: int | None, danger: float, hot_c: float) -> bool:
+    idx = [slot] if slot is not None else range(len(ln.sim.modules))
     if want == "any":
         return True
     if want == "off":  # the regulator's output, as the emulated part has it
-        return all(fb.sim.modules[k] is None or fb.sim.modules[k].vrm.vout() == 0 for k in idx)
+        return all(ln.sim.modules[k] is None or ln.sim.modules[k].vrm.vout() == 0 for k in idx)
     # cool: every module below dangerous, and throttled or off where it was hot
     for k in idx:
-        m = fb.app.modules[k]
-        hot = max((t for t in m.temps if t is not None), default=0.0)
-        if hot >= danger or (m.state not in ("throttled", "off", "fault") and hot >= m.tlim["hot_c"]):
+        state, hot = ln.module_heat(k)
+        if hot >= danger or (state not in ("throttled", "off", "fault") and hot >= hot_c):
             return False
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--positions", type=int, default=2)
-    ap.add_argument("--pairs", type=int, default=12)
+    ap.add_argument("--lane", choices=("fast", "micropython", "both"), default="fast",
+                    help="the firmware on CPython (fast), on the MicroPython unix port, or both")
+    ap.add_argument("--positions", type=int, help="places per fault kind (default 2 fast, 1 micropython)")
+    ap.add_argument("--pairs", type=int, help="random pairs (default 12 fast, 4 micropython)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--run-s", type=float, default=90.0)
     a = ap.parse_args(argv)
     cfg = boards.load(BOARD)
-    rng = random.Random(a.seed)
-    cases = [[s] for s in singles(rng, a.positions, cfg)]
-    pool = [s for s in singles(rng, 1, cfg)]
-    for _ in range(a.pairs):
-        x, y = rng.sample(pool, 2)
-        cases.append([x, y])
-    print(f"fault matrix: {len(cases)} runs (fast lane), seed {a.seed}\n")
-    print("| fault | reported (cause) | detect s | safe s | VOUT out of limits | hot while powered | records |")
-    print("|---|---|---|---|---|---|---|")
-    unsafe = unreported = 0
+    lanes = ("fast", "micropython") if a.lane == "both" else (a.lane,)
+    print("| lane | fault | reported (cause) | detect s | safe s | VOUT out of limits | hot while powered | records |")
+    print("|---|---|---|---|---|---|---|---|")
+    unsafe = unreported = runs = 0
     t_wall = time.monotonic()
-    for k, specs in enumerate(cases):
-        # a sink shows a lost fan over its time constant (C_TH x R_SA: minutes): heat runs longer
-        thermal = any(kind in ("ambient", "airflow", "cooling") for kind, _ in specs)
-        r = run_case(specs, a.seed * 1000 + k, max(a.run_s, 900.0) if thermal else a.run_s)
-        det = " / ".join("-" if r["detect"][s] is None else f"{r['detect'][s]:.1f}" for s in r["specs"])
-        saf = " / ".join("-" if r["safe"][s] is None else f"{r['safe'][s]:.1f}" for s in r["specs"])
-        bad = bool(r["bad_vout"]) or r["hot_powered"] > 0 or bool(r["corrupt"])
-        unsafe += bad
-        unreported += any(r["detect"][s] is None for s in r["specs"])
-        said = " / ".join(r["said"][s] if r["detect"][s] is not None else "NOT REPORTED" for s in r["specs"])
-        print(f"| {' + '.join(r['specs'])} | {said} | {det} | {saf} | "
-              f"{len(r['bad_vout'])} | {r['hot_powered']:.1f} | {'ok' if not r['corrupt'] else '; '.join(r['corrupt'])} |",
-              flush=True)
-    print(f"\n{len(cases)} runs in {time.monotonic() - t_wall:.0f} s wall: {unsafe} unsafe, {unreported} not reported")
+    for lane in lanes:
+        real = lane == "micropython"
+        rng = random.Random(a.seed)
+        positions = a.positions if a.positions is not None else (1 if real else 2)
+        cases = [[s] for s in singles(rng, positions, cfg)]
+        pool = [s for s in singles(rng, 1, cfg)]
+        for _ in range(a.pairs if a.pairs is not None else (4 if real else 12)):
+            x, y = rng.sample(pool, 2)
+            cases.append([x, y])
+        for k, specs in enumerate(cases):
+            # a sink shows a lost fan over its time constant (C_TH x R_SA: minutes): heat runs longer
+            thermal = any(kind in ("ambient", "airflow", "cooling") for kind, _ in specs)
+            r = run_case(specs, a.seed * 1000 + k, max(a.run_s, 900.0) if thermal else a.run_s, lane)
+            runs += 1
+            det = " / ".join("-" if r["detect"][s] is None else f"{r['detect'][s]:.1f}" for s in r["specs"])
+            saf = " / ".join("-" if r["safe"][s] is None else f"{r['safe'][s]:.1f}" for s in r["specs"])
+            bad = bool(r["bad_vout"]) or r["hot_powered"] > 0 or bool(r["corrupt"])
+            unsafe += bad
+            unreported += any(r["detect"][s] is None for s in r["specs"])
+            said = " / ".join(r["said"][s] if r["detect"][s] is not None else "NOT REPORTED" for s in r["specs"])
+            print(f"| {lane} | {' + '.join(r['specs'])} | {said} | {det} | {saf} | {len(r['bad_vout'])} | "
+                  f"{r['hot_powered']:.1f} | {'ok' if not r['corrupt'] else '; '.join(r['corrupt'])} |", flush=True)
+    print(f"\n{runs} runs ({', '.join(lanes)}) in {time.monotonic() - t_wall:.0f} s wall, seed {a.seed}: "
+          f"{unsafe} unsafe, {unreported} not reported")
     return 1 if unsafe or unreported else 0
 
 
