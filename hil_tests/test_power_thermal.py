@@ -203,3 +203,14 @@ def test_corrupt_settings_are_ignored():
            "heartbeat": {"policy": "maybe", "timeout_s": 0}}
     assert settings.validate(bad, b) == settings.defaults()
     assert settings.validate("garbage", b) == settings.defaults()
+
+
+def test_partial_curtail_from_boot_sheds_to_its_level_of_nominal(fast):
+    """A curtailment asked before any module hashed (a controller restoring it after a reboot)
+    has no measured full power: it sheds to its level of the nominal power, not to nothing."""
+    fb = fast()
+    fb.run_for(100)  # the slots are still empty: the board draws 0 at "every module at default"
+    fb.request("curtail", level=50)
+    fb.run_for(30000)
+    nominal = fb.cfg["limits"]["nominal_power_w"]
+    assert fb.status()["power_w"] == pytest.approx(nominal * 0.5, rel=0.1)

@@ -60,7 +60,9 @@ class PowerManager:
 
     def goal_mw(self):
         if self.curtailed:
-            full = self.full_mw if self.full_mw is not None else int(self.nominal_w * 1000)
+            # nothing measured yet (None, or 0: the board drew nothing "at default" while every
+            # slot was empty at boot): the nominal power, as before the integer loop
+            full = self.full_mw if self.full_mw else int(self.nominal_w * 1000)
             goal = full * self.level // 100
             # a curtailment only ever sheds: never above the owner's own target (curtail is
             # open to anyone on the line, a target is authorized; docs/security.md)
