@@ -14,6 +14,7 @@ _DIAG_TRIES = const(3)
 _SWEEP_READS = const(2)
 _ID_CHECK_EVERY = const(5)  # sweeps between broadcast chip-id checks
 _MHS_PER_COUNT_MS = const(429497)  # one count (2^32 hashes) per ms is 4294967.296 MH/s: / 10
+_MHS_MAX = const(0x3FFFFFFF)  # ~1 PH/s a chip: above it a sweep's rate is a glitch, not a rate
 _NOT_READING = const(-1)  # between reads: a late reply is stale, never the next read's answer
 
 
@@ -433,6 +434,11 @@ class Chain:
             mhs = (tot * _MHS_PER_COUNT_MS // dtt - derr * _MHS_PER_COUNT_MS // dte) * 10
             if mhs < 0:
                 mhs = 0
+            elif mhs > _MHS_MAX:
+                # no chip hashes at a PH/s: a glitched counter reply (a corrupt frame its CRC5
+                # let through, a restarted counter). No rate, and never stored into the 32-bit
+                # rate arrays (CPython refuses it, MicroPython wraps it to a negative MH/s)
+                continue
             er = derr * 1000000 // tot * dtt // dte  # errors per count of work, in ppm
             if er > 1000000:
                 er = 1000000
