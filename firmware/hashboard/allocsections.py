@@ -6,7 +6,7 @@ import gc
 
 _U = object()  # "argument not given"
 
-_APP = ("power_w", "_check_heartbeat", "_board_state", "_sample_heap", "_update_presence")
+_APP = ("power_mw", "_check_heartbeat", "_board_state", "_sample_heap", "_update_presence")
 _PARTS = (  # (attribute of a module or None for the module itself, method names)
     (None, ("step", "check_vrm", "telemetry", "thermal_guard", "ramp_step", "read_vrm", "_run")),
     ("chain", ("poll", "sweep", "step_toward_targets", "collect", "send", "_frame", "_update_fault")),
