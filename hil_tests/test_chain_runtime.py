@@ -129,16 +129,19 @@ def test_wrong_baud_is_garbage():
     assert sim.uart_read(1, 64, 1000000) not in (b"",) and sim.uart_any(1) == 0
 
 
-def test_a_glitched_counter_reading_is_no_rate_and_no_crash(fast):
-    """A hash-counter reply read 2^24 counts ahead (a corrupt frame that passed its CRC5, a
-    restarted counter): an impossible rate, never stored into the 32-bit rate arrays (CPython
-    raised OverflowError there; MicroPython wrapped it to a negative MH/s)."""
+@pytest.mark.parametrize("back", [0x100, 0x7F00])
+def test_a_glitched_counter_reading_is_no_rate_and_no_crash(fast, back):
+    """A hash-counter reply read 2^24 (or 2^31) counts ahead (a corrupt frame that passed its
+    CRC5, a restarted counter): an impossible rate, never stored into the 32-bit rate arrays
+    (CPython raised OverflowError there; MicroPython wrapped it to a negative MH/s), nor into
+    the health history's 32-bit work sums."""
     fb = hashing_board(fast)
     c = fb.app.modules[0].chain
     before = fb.status()["modules"][0]["ghs"]
-    c._hi[0] = (c._hi[0] - 0x100) & 0xFFFF
+    c._hi[0] = (c._hi[0] - back) & 0xFFFF
     fb.run_for(3000)
     st = fb.status()
     assert st["modules"][0]["state"] == "hashing"
     assert 0 <= st["chips"][0]["ghs"] <= 2 * st["chips"][1]["ghs"]
     assert st["modules"][0]["ghs"] == pytest.approx(before, rel=0.05)
+    assert 0 <= c.acc_tot[0] <= 2 * c.acc_tot[1] + 1000, (c.acc_tot[0], c.acc_tot[1])

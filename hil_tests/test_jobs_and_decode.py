@@ -130,3 +130,28 @@ def test_header_rebuilt_into_a_given_buffer_is_the_same_header():
     buf = bytearray(b"\xee" * 80)
     assert jobs.header_from_job(payload, nonce, version, buf) is buf
     assert bytes(buf) == bytes(header) == bytes(jobs.header_from_job(payload, nonce, version))
+
+
+@given(st.binary(min_size=80, max_size=80), st.integers(0, 15), st.integers(0, 0xFFFFFFFF),
+       st.integers(0, 0xFFFF), st.integers(0, 15))
+def test_the_header_rebuilt_from_a_nonce_frame_byte_by_byte_is_the_integer_one(header, slot, nonce, ver, sub):
+    """work.on_nonce rebuilds the header from the frame's bytes (no 32-bit int, a heap object on
+    a 32-bit MCU); it must equal header_from_job with the decoded nonce and rolled version."""
+    job_id = slot * 8
+    payload = bytearray(jobs.JOB_LEN)
+    jobs.job_payload(payload, header, job_id, 0)
+    body = nonce.to_bytes(4, "little") + bytes((0, ((job_id << 1) & 0xF0) | sub)) + ver.to_bytes(2, "big")
+    frame = bm13xx.make_response(body, 4)
+    n, _, _, v, _, _ = jobs.decode_nonce(frame)
+    version = int.from_bytes(header[:4], "little") | (v << 13)
+    want = jobs.header_from_job(payload, n, version)
+    assert bytes(jobs.header_from_nonce(payload, frame, header, bytearray(80))) == bytes(want)
+
+
+@given(st.binary(max_size=300))
+def test_sha256d_into_a_buffer_is_sha256d(data):
+    """On CPython the fallback (hashlib) serves; the viper one is checked on the real interpreter
+    (test_sha256_viper.py)."""
+    out = bytearray(32)
+    jobs.sha256d_into(out, data)
+    assert bytes(out) == jobs.sha256d(data) and jobs.NONCE_HASH.startswith("hashlib")

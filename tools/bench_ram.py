@@ -26,7 +26,7 @@ for p in (ROOT, ROOT / "firmware"):
 from hostlib import boards  # noqa: E402
 from hostlib.link import Link  # noqa: E402
 from hostlib.romimage import image_of  # noqa: E402
-from hostlib.sim.virtual import DEFAULT_HEAP, ROM_BYTES, VirtualBoard, _micropython  # noqa: E402
+from hostlib.sim.virtual import DEFAULT_HEAP, ROM_BYTES, VirtualBoard, _micropython, mcu_arch  # noqa: E402
 
 # Run on the interpreter: import what the controller imports at boot, then re-import each module
 # alone (its names already interned) to size its own code; the first pass's total includes the
@@ -66,7 +66,7 @@ def code_sizes(rom: bool) -> None:
     run from the ROMFS image the factory programs (romcache.py)."""
     img_path = ""
     if rom:
-        img, _ = image_of(ROOT / "firmware")
+        img, _ = image_of(ROOT / "firmware", mcu_arch("armv6m"))  # as the virtual board's factory image
         fd, img_path = tempfile.mkstemp(suffix=".romfs")
         os.write(fd, img)
         os.close(fd)
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 time.sleep(1)
             heap0 = st.get("heap", {})
+            impl = ln.request("info")["firmware"]["nonce_hash"]
             ln.request("alloc_probe", {"periods": a.periods, "sections": a.sections})
             # no request while it measures: a host line allocates (parsing, the reply), and the
             # figure is the control loop's own
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"allocated per control step: mean {d['per_step']:.0f} B, max {d['max_step']} B; "
           f"between two steps (host lines, ramps): {d['per_period']:.0f} B")
     steps = d["steps"] or 1
-    print(f"  of which nonce checks (hashlib): {d['nonce_bytes'] / steps:.0f} B a step; everything else: "
+    print(f"  of which nonce checks ({d['nonces']} checked, {impl}): {d['nonce_bytes'] / steps:.0f} B a step; "
+          f"everything else: "
           f"{d['other_bytes']} B in {d['steps']} steps (max {d['other_max']} B in one step)")
     if d.get("sections"):
         steps = d["steps"] or 1

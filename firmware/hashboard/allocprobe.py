@@ -11,11 +11,13 @@ _ROOM = 16 * 1024  # free heap a measured step needs (the most one was seen to a
 
 class AllocProbe:
     def __init__(self, periods, works=()):
-        """works: the chains' PatternWork, whose nonce checks (hashlib) are counted apart."""
+        """works: the chains' PatternWork, whose nonce checks are counted apart (hashlib's hash
+        objects where the viper SHA-256d cannot run)."""
         self.left = periods
         self.works = works
         for w in works:
             w.alloc_seen = 0
+            w.alloc_checks = 0
         self.nonce_bytes = 0  # of step_bytes: what the nonce checks allocated
         self.other_max = 0  # the most a step allocated outside nonce checks
         self.steps = 0  # control steps measured
@@ -73,8 +75,11 @@ class AllocProbe:
 
     def doc(self):
         n = self.steps or 1
+        checks = 0
+        for w in self.works:
+            checks += w.alloc_checks
         return {"periods_left": self.left, "steps": self.steps, "unmeasured": self.short, "lost_to_gc": self.lost,
                 "step_bytes": self.step_bytes, "per_step": self.step_bytes / n, "max_step": self.max_step,
                 "loop_bytes": self.loop_bytes, "gaps": self.gaps, "per_period": self.loop_bytes / (self.gaps or 1),
-                "sections": self.sections, "nonce_bytes": self.nonce_bytes,
+                "sections": self.sections, "nonces": checks, "nonce_bytes": self.nonce_bytes,
                 "other_bytes": self.step_bytes - self.nonce_bytes, "other_max": self.other_max}

@@ -421,24 +421,27 @@ class Chain:
             if not self.enabled[i] or self.answered[i] < _SWEEP_READS or not primed:
                 continue
             tot = self._dtot[i]
-            self.acc_tot[i] += tot
-            self.acc_err[i] += self._derr[i]
-            self.acc_ran[i] += 1
+            derr = self._derr[i]
             dtt = self._dt_tot[i]
             dte = self._dt_err[i]
-            if tot <= 0 or dtt <= 0 or dte <= 0:
+            rated = tot > 0 and dtt > 0 and dte > 0
+            if rated:
+                # a count is 2^32 hashes: MH/s = counts/ms x 4294967.296, as 429497 x 10 so that
+                # the products stay small integers on a 32-bit port too
+                mhs = (tot * _MHS_PER_COUNT_MS // dtt - derr * _MHS_PER_COUNT_MS // dte) * 10
+                if mhs > _MHS_MAX:
+                    # no chip hashes at a PH/s: a glitched counter reply (a corrupt frame its
+                    # CRC5 let through, a restarted counter). Neither a rate nor work for the
+                    # health sums: never stored into their 32-bit arrays (CPython refuses it,
+                    # MicroPython wraps it to a negative number)
+                    continue
+            self.acc_tot[i] += tot
+            self.acc_err[i] += derr
+            self.acc_ran[i] += 1
+            if not rated:
                 continue
-            # a count is 2^32 hashes: MH/s = counts/ms x 4294967.296, as 429497 x 10 so that the
-            # products stay small integers on a 32-bit port too
-            derr = self._derr[i]
-            mhs = (tot * _MHS_PER_COUNT_MS // dtt - derr * _MHS_PER_COUNT_MS // dte) * 10
             if mhs < 0:
                 mhs = 0
-            elif mhs > _MHS_MAX:
-                # no chip hashes at a PH/s: a glitched counter reply (a corrupt frame its CRC5
-                # let through, a restarted counter). No rate, and never stored into the 32-bit
-                # rate arrays (CPython refuses it, MicroPython wraps it to a negative MH/s)
-                continue
             er = derr * 1000000 // tot * dtt // dte  # errors per count of work, in ppm
             if er > 1000000:
                 er = 1000000

@@ -54,6 +54,21 @@ def header_from_job(payload, nonce_le, version, h=None):
     return h
 
 
+def header_from_nonce(payload, frame, base, h):
+    """header_from_job for a nonce frame, into h, byte by byte: the rolled version is the job
+    header's (base) with the frame's version bits, the nonce the frame's 4 bytes. The 32-bit
+    version and nonce never become integers: above 2**30 an int is a heap object on a 32-bit MCU."""
+    r = ((frame[8] << 8) | frame[9]) << 13
+    for i in range(4):
+        h[i] = base[i] | ((r >> (i << 3)) & 0xFF)
+        h[76 + i] = frame[2 + i]
+    _reverse_words(payload, 46, h, 4)
+    _reverse_words(payload, 14, h, 36)
+    _copy(payload, 10, h, 68, 4)
+    _copy(payload, 6, h, 72, 4)
+    return h
+
+
 def job_version(payload):
     return struct.unpack_from("<I", payload, 78)[0]
 
@@ -89,6 +104,31 @@ def chip_of_counter(counter, chips):
 
 def sha256d(data):
     return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+
+
+def _sha256d_hashlib_into(out, data):
+    out[:] = sha256d(data)
+
+
+def _native_sha256d():
+    """(sha256_viper's allocation-free sha256d_into, "viper") where it runs and agrees with
+    hashlib on a two-block message (a header's length), else (None, "hashlib: why")."""
+    try:
+        from .sha256_viper import sha256d_into
+
+        probe = bytes(range(80))
+        out = bytearray(32)
+        sha256d_into(out, probe)
+        if bytes(out) == sha256d(probe):
+            return sha256d_into, "viper"
+        return None, "hashlib: the viper SHA-256d disagrees with hashlib"
+    except Exception as e:  # ImportError on CPython (no viper); a port without the native emitter
+        return None, "hashlib: %s %s" % (type(e).__name__, e)
+
+
+sha256d_into, NONCE_HASH = _native_sha256d()  # NONCE_HASH: info's firmware.nonce_hash
+if sha256d_into is None:
+    sha256d_into = _sha256d_hashlib_into
 
 
 def hash_value(digest):

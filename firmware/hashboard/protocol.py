@@ -3,7 +3,7 @@
 import json
 import sys
 
-from . import PROTOCOL_VERSION, VERSION, argcheck, identity, status
+from . import PROTOCOL_VERSION, VERSION, argcheck, identity, jobs, status
 from .auth import needs_auth
 
 PREFIX = "@hb "
@@ -136,7 +136,7 @@ class Protocol:
     def _firmware(self):
         """Which app runs: version, layout (slots | loose), slot, trial, bundle hash."""
         fw = {"version": VERSION, "layout": None, "slot": None, "trial": False, "bundle": None,
-              "reverted": None, "rom": None}
+              "reverted": None, "rom": None, "nonce_hash": jobs.NONCE_HASH}
         boot = self.app.boot
         cur = boot.current if boot is not None else None
         if cur is not None:

@@ -22,6 +22,7 @@ class PatternWork:
         self.frame = bytearray(6 + jobs.JOB_LEN)
         self.payload = bytearray(jobs.JOB_LEN)
         self.header = bytearray(80)  # a nonce's header, rebuilt to be checked
+        self.digest = bytearray(32)  # its SHA-256d
         self.limit = jobs.target(256)
         self.headers = []
         self.counters = []
@@ -33,6 +34,7 @@ class PatternWork:
         self.unknown = 0
         self.ticket = 256
         self.alloc_seen = None  # bytes the nonce checks allocated, while allocprobe counts them
+        self.alloc_checks = 0  # and how many checks that was
 
     def reset(self, ticket):
         self.ticket = ticket
@@ -81,18 +83,18 @@ class PatternWork:
             self.unknown += 1
             return
         h = self.headers[ka]
-        version = (h[0] | (h[1] << 8) | (h[2] << 16) | (h[3] << 24)) | (((fr[8] << 8) | fr[9]) << 13)
-        nonce_le = fr[2] | (fr[3] << 8) | (fr[4] << 16) | (fr[5] << 24)
         counter = ((fr[2] & 1) << 24) | (fr[3] << 16) | (fr[4] << 8) | fr[5]
         jobs.job_payload(self.payload, h, job_id, 0)
-        # SHA-256d through hashlib: its two hash objects and digests are the control loop's only
-        # allocations (MicroPython's hashlib has no digest-into), counted apart when measured
+        # SHA-256d into a preallocated digest (jobs.sha256d_into: viper, or hashlib where the
+        # native code cannot run, whose hash objects are then counted apart when measured)
         seen = self.alloc_seen
         if seen is not None:
             a0 = gc.mem_alloc()  # type: ignore[attr-defined]
-        digest = jobs.sha256d(jobs.header_from_job(self.payload, nonce_le, version, self.header))
+        digest = self.digest
+        jobs.sha256d_into(digest, jobs.header_from_nonce(self.payload, fr, h, self.header))
         if seen is not None:
             self.alloc_seen = seen + gc.mem_alloc() - a0  # type: ignore[attr-defined]
+            self.alloc_checks += 1
         n = self.chain.expected
         chip = jobs.chip_of_counter((counter - self.slot_start[slot]) % _COUNTER, n)
         if jobs.at_most(digest, self.limit):

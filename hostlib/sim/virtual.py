@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -39,6 +40,14 @@ DEFAULT_HEAP = "256k"
 # heap and the partition takes it (shim/simrom.py); the firmware counts its heap without it.
 ROM_BYTES = 192 * 1024
 _HEAP = re.compile(r"(0x[0-9a-fA-F]+|[1-9][0-9]*)([wW]?)([kKmM]?)$")
+
+
+def mcu_arch(board_arch: str) -> str:
+    """The architecture the virtual MCU runs native code for: the host's, where mpy-cross has it
+    (x64), since the unix port is that MCU. The factory image's viper code (the nonce check's
+    SHA-256d) then runs as it would on the board; a bundle for the board's own architecture still
+    boots here, with that code falling back to hashlib (info: firmware.nonce_hash)."""
+    return "x64" if platform.machine().lower() in ("x86_64", "amd64") else board_arch
 
 
 def heap_bytes(text: str) -> int:
@@ -122,7 +131,7 @@ class VirtualBoard:
         if blank or not self.rom.exists():  # factory programming: the app's image in ROM too
             img = b""
             if blank and self.factory_rom:
-                img, doc = image_of(self.factory, self.cfg.get("arch") or "armv6m")
+                img, doc = image_of(self.factory, mcu_arch(self.cfg.get("arch") or "armv6m"))
                 (self.factory / romcache.STATE).write_text(json.dumps(doc))
             self.rom.write_bytes(img + b"\xff" * (ROM_BYTES - len(img)))
         self.bus = BusServer(self.sim, os.path.join(self.tmp, "bus.sock"))
