@@ -44,7 +44,8 @@ def _preload_firmware() -> None:
     import hashboard
 
     for mod in pkgutil.iter_modules(hashboard.__path__):
-        if mod.name != "hal":  # the one that imports `machine`
+        # hal imports `machine`; sha256_viper is MicroPython's native code (jobs.py falls back)
+        if mod.name not in ("hal", "sha256_viper"):
             m = importlib.import_module("hashboard." + mod.name)
             if hasattr(m, "gc"):
                 m.gc = _PlannedCollections()  # type: ignore[attr-defined]
