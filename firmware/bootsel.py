@@ -89,32 +89,49 @@ def admit(slot, st, trial=True):
     """None if the slot may boot here, else why not. A board with a verification key boots only
     an app whose manifest carries that key's signature, and takes no trial older (security
     counter `seq`) than the newest app it confirmed: a replayed old bundle stays out."""
-    key = read_json(KEY)
+    key, why = trusted_key()
     if key is None:
-        if _exists(KEY):  # there, but unreadable: fail closed, never as if there were none
-            return "the board's verification key is unreadable"
-        return None  # a development board: unsigned bundles boot
+        return why  # None: a development board, unsigned bundles boot
     d = APPS + "/" + slot
     try:
         digest = _digest(d + "/manifest.json")
         with open(_path(d + "/manifest.sig"), "rb") as f:
             raw = f.read()
     except OSError:
-        return "unsigned bundle (this board takes only signed ones)"
+        return refusal(key, None, None, None, st, trial)
     try:
         sig = raw.decode()
     except UnicodeError:  # found by tools/fuzz.py: a damaged signature file is refused, not a crash
         return "signature is not hex"
+    seq = None
+    if trial:
+        man = read_json(d + "/manifest.json")  # (its bytes are what the signature covers)
+        seq = man.get("seq") if man is not None else None
+    return refusal(key, digest, sig, seq, st, trial)
+
+
+def trusted_key():
+    """(the verification key, None); (None, None) on a development board (no key); (None, why)
+    when the key is there but unreadable: fail closed, never as if there were none."""
+    key = read_json(KEY)
+    if key is None and _exists(KEY):
+        return None, "the board's verification key is unreadable"
+    return key, None
+
+
+def refusal(key, digest, sig, seq, st, trial):
+    """admit's rule for one manifest: its SHA-256 (digest), signature text (None: unsigned) and
+    security counter (seq, checked for a trial), on a board with this verification key. Also
+    asked by the running app before a flash stops it (hashboard/secops.py, admit_check)."""
+    if sig is None:
+        return "unsigned bundle (this board takes only signed ones)"
     import sigcheck
 
     why = sigcheck.check(None, sig, key, digest)
     if why is not None:
         return why
-    if trial:
-        man = read_json(d + "/manifest.json")
-        seq = man.get("seq") if man is not None else None
-        if not isinstance(seq, int) or seq < st.get("min_seq", 0):
-            return "downgrade: bundle seq %s is below the newest confirmed %s" % (seq, st.get("min_seq", 0))
+    if trial and (not isinstance(seq, int) or seq < st.get("min_seq", 0)):
+        return "downgrade: bundle seq %s is below the newest confirmed %s" % (seq, st.get("min_seq", 0))
     return None
 
 

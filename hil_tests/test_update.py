@@ -138,6 +138,7 @@ def test_full_flash_of_a_hand_flashed_board_then_incremental_then_up_to_date(boa
     # one changed file: only it crosses the link; the rest is copied on the board
     rep, fw = flash_and_settle(board, v2)
     assert rep.slot == "b" and rep.sent == ["hashboard/__init__.mpy"]
+    assert rep.repaired == []  # what the update changes is no repair (test_corrupted_file_... is)
     assert rep.bytes_sent == len(v2.files["hashboard/__init__.mpy"])
     assert len(rep.copied) == len(v2.files) - 1
     assert fw["version"] == "0.1.1-test" and fw["slot"] == "b" and not fw["trial"]

@@ -14,7 +14,7 @@ from . import cli_gateway, cli_health, cli_security, cli_update
 from . import signals
 from .cli_base import EXIT_FAILED, EXIT_USAGE, Parser, UsageError, seconds
 from .ctlbus import I2CSpecError
-from .errors import HbError
+from .errors import HbError, RemoteError
 from .sim.faults import FaultSpecError
 
 EXIT_PIPE = 141  # stdout's reader went away (`hbctl status | head -1`): 128 + SIGPIPE, quietly
@@ -74,6 +74,20 @@ def _quiet_stdout() -> None:
         pass  # not a real file (a test's capture): nothing will flush into a closed pipe
 
 
+# the protocol ops whose name is not the verb that sends them (a refusal names the op)
+VERB_OF_OP = {"verify_key": "trust-key", "set_vout": "vout", "set_freq": "freq", "repair_log": "repairs --add",
+              "save_profile": "profile save", "repl": "flash (its REPL session)", "heartbeat": "heartbeat --policy"}
+
+
+def in_cli_words(e: Exception) -> str:
+    """An error as the user will read it: a board's refusal of op X names the hbctl verb too."""
+    if isinstance(e, RemoteError):
+        op, sep, rest = e.message.partition(": ")
+        if sep and op in VERB_OF_OP:
+            return f"board refused: {VERB_OF_OP[op]} (op {op}): {rest} ({e.code})"
+    return str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         code = _run(argv)
@@ -91,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hbctl: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (HbError, ValueError, OSError) as e:
-        print(f"hbctl: error: {e}", file=sys.stderr)
+        print(f"hbctl: error: {in_cli_words(e)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:  # noqa: BLE001 - a bug still ends in one line; HBCTL_DEBUG shows where
         if os.environ.get("HBCTL_DEBUG"):

@@ -34,7 +34,24 @@ def cmd_info(args) -> int:
     ]
     if "power_w" in lim:
         lines.append(f"power      target up to {lim['power_w']['max']:g} W")
+    sec = info.get("security")
+    if sec:
+        lines += security_lines(sec)
     return show(args, info, lines)
+
+
+def security_lines(sec: dict) -> list[str]:
+    """info's security block in words (docs/security.md): the mode, what a flash must carry,
+    and which ops need the board's secret."""
+    mode = {"development": "development (no secret: every op open)",
+            "provisioned": "provisioned (the ops below need the secret; REPL open)",
+            "production": "production, locked (the ops below need the secret; no REPL without it)"}
+    kid = sec.get("signed_updates")
+    lines = [f"security   {mode.get(sec.get('mode'), sec.get('mode'))}",
+             f"updates    {'signed by key ' + kid + ' only' if kid else 'unsigned bundles accepted'}"]
+    if sec.get("locked_ops"):
+        lines.append(f"secret for {', '.join(sec['locked_ops'])}")
+    return lines
 
 
 def cmd_status(args) -> int:

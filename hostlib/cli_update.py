@@ -137,6 +137,9 @@ def cmd_provision(args) -> int:
     elif not module:
         b = out["board"]
         print(f"board identity written and verified: serial {b['serial']} (model {b['model']})")
+        if args.new_secret is not None:
+            print(f"board secret stored on the board and in {args.new_secret} (mode 600); the board "
+                  "never gives it back: keep a copy where the farm keeps its keys (docs/security.md)")
     else:
         print(f"module {out['module']} identity written and verified: serial {out['serial']} "
               f"(model {out['model']}, record #{out['seq']}, nominal {out['vout_mv'] / 1000:g} V, "

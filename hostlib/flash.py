@@ -16,6 +16,7 @@ Until 6 the board boots what it booted before; after 6 it boots the complete, ve
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import sys
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import portlock
+from . import flashcheck, portlock
 from .bundle import LOADER, Bundle, slot_bytes
 from .errors import HbError
 
@@ -251,6 +252,10 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
     bundle made for another board on a development board."""
     step = on_step or (lambda name: None)
     t0 = time.monotonic()
+    why = flashcheck.refusal(port, b)
+    if why is not None:
+        raise FlashError(f"bundle refused by the board: {why}; nothing was stopped, the running app "
+                         "keeps running")
     if secret is not None:
         open_repl(port, secret)
     s = Session(port, repl_timeout)
@@ -285,6 +290,9 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
         have = present if not force else {}
         running = info["slots"][active] if active and not force else {}
         base = f"apps/{target}"
+        # a file of the running slot that differs from the bundle is damage only when the slot
+        # holds this very bundle (same manifest bytes); otherwise it is what the update changes
+        same_bundle = running.get("manifest.json") == hashlib.sha256(slot_bytes(b)).hexdigest()
         dirs = sorted({rel.rsplit("/", 1)[0] for rel in b.files if "/" in rel})
         s.run(f"_mk({base!r})\n" + "".join(f"_mk({base + '/' + d!r})\n" for d in dirs))
         total = sum(len(v) for k, v in b.files.items()
@@ -301,8 +309,8 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
                 rep.copied.append(rel)
                 step(f"copied {rel}")
                 continue
-            if rel in running:
-                rep.repaired.append(rel)  # the running slot's copy differs from the bundle
+            if rel in running and same_bundle:
+                rep.repaired.append(rel)  # the running slot holds this bundle, this file damaged
             first = {"chunk": True}
 
             def cb(written: int, size: int, rel=rel, first=first) -> None:

@@ -27,6 +27,7 @@ _LINES_PER_PASS = 4  # host requests served per loop pass: a flood cannot starve
 # (module, its ops) for Protocol.lazy
 _LAZY_OPS = (
     ("secops", ("challenge", "lock", "unlock", "repl", "verify_key")),
+    ("admitcheck", ("admit_check",)),
     ("storeops", ("provision", "save_profile", "repair_log")),
     ("tuneops", ("tune", "tune_status", "profiles")),
     ("diagops", ("diag", "diag_status")),

@@ -1,6 +1,7 @@
 # Protocol ops of the board's security (docs/security.md, docs/protocol.md): the challenge an
 # authorized request answers, the production lock, and a REPL session for an authorized host
 # (hbctl flash on a locked board). The check itself is Protocol.handle's, with auth.needs_auth.
+from . import hexparts
 from .authmac import key_id
 from .protocol import ProtocolError
 
@@ -45,19 +46,11 @@ def install(protocol, app):
             app.store.write(KEY_DOC, None)
             parts.clear()
             return {"verify_key": None}
-        i, n, h = args.get("index"), args.get("count"), args.get("hex")
-        if not (isinstance(n, int) and isinstance(i, int) and 0 < n <= 8 and 0 <= i < n and isinstance(h, str)
-                and 0 < len(h) <= 160):
-            raise ProtocolError("bad_args", "verify_key needs index 0..count-1, count 1..8 and hex (<= 160 digits)")
         if args.get("e", 65537) != 65537:
             raise ProtocolError("bad_args", "verify_key: e must be 65537")
-        if i == 0:
-            parts.clear()
-        parts[i] = h
-        if len(parts) < n:
-            return {"received": len(parts), "count": n}
-        modulus = "".join(parts[k] for k in range(n)) if all(k in parts for k in range(n)) else ""
-        parts.clear()
+        modulus = hexparts.gather(parts, args, "verify_key")
+        if modulus is None:
+            return {"received": len(parts), "count": args["count"]}
         try:
             ok = len(modulus) == 512 and int(modulus, 16) >> 2047 == 1
         except ValueError:

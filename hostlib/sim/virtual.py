@@ -143,7 +143,11 @@ class VirtualBoard:
         tty.setraw(self.s_dev)
         self.m_user, self.s_user = os.openpty()
         tty.setraw(self.s_user)
-        self.port = os.ttyname(self.s_user)
+        # the port by a name of its own, as udev names a USB board (/dev/serial/by-id/...): a
+        # /dev/pts/N name puts mpremote in its pty mode, whose reads never time out, so a locked
+        # board would hang it instead of failing it as it fails on a board's USB port
+        self.port = os.path.join(self.tmp, "ttyHB0")
+        os.symlink(os.ttyname(self.s_user), self.port)
         self._running = True
         self._powered = True
         self._life = threading.Lock()  # launching and killing the MCU process, one at a time
