@@ -67,7 +67,7 @@ class Target:
 
 
 # ----------------------------------------------------------------------------- the targets
-def _protocol() -> Target:
+def _protocol(tmp: Path) -> Target:
     """Host protocol lines into the firmware's Protocol.handle on a whole in-process board:
     every line gets one reply line, nothing ever raises out of it."""
     from hostlib.sim.fastlane import FastBoard
@@ -82,7 +82,18 @@ def _protocol() -> Target:
              b'@hb {"id":9,"op":"verify_key","args":{"index":0,"count":2,"hex":"ab"}}',
              b'@hb {"id":10,"op":"provision","args":{"target":"module","module":2,"serial":"X"}}',
              b'@hb {"v":1,"id":"a","op":"lock","args":{},"auth":"' + b"0" * 32 + b":" + b"1" * 64 + b'"}']
+    seeds += [b'@hb {"id":11,"op":"admit_check","args":{"digest":"' + b"ab" * 32 + b'","seq":3,"index":0,"count":1,'
+              b'"hex":"' + b"cd" * 64 + b'"}}',
+              b'@hb {"id":12,"op":"admit_check","args":{"digest":"' + b"ab" * 32 + b'","seq":3,"unsigned":true}}']
     app = fb.app
+    # a loader for admit_check to ask (the in-process lane has none): on a directory with a key
+    from hostlib import loaderfiles
+
+    boot = loaderfiles.load("bootsel", "bootsel_fuzz_protocol")
+    boot.root = str(tmp / "protocol-boot")
+    Path(boot.root).mkdir(parents=True, exist_ok=True)
+    Path(boot.root, "verify_key.json").write_text(json.dumps({"n": "c" + "3" * 511, "e": 65537, "bytes": 256}))
+    app.boot = boot
     limits = fb.cfg["limits"]
 
     def run(data: bytes) -> None:
@@ -267,7 +278,7 @@ def _i2c_target() -> Target:
 
 
 def targets(tmp: Path) -> dict[str, Callable[[], Target]]:
-    return {"protocol": _protocol, "auth": _auth, "frames": _frames, "decoder": _decoder, "pmbus": _pmbus,
+    return {"protocol": lambda: _protocol(tmp), "auth": _auth, "frames": _frames, "decoder": _decoder, "pmbus": _pmbus,
             "eeprom": _eeprom_records, "boards": _board_files, "manifests": lambda: _manifests(tmp),
             "i2c": _i2c_target}
 
