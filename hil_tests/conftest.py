@@ -88,7 +88,8 @@ LONGEST_FIRST = ("test_safety_stateful.py::", "test_tune_real.py::",
                  "test_safety_cases.py::test_case_on_the_real_interpreter", "test_diag.py::test_hbctl_diag",
                  "test_hotswap_scenarios.py::test_all_four_swapped", "test_safety_cases.py::test_case_on_the_fast_lane",
                  "test_power_thermal.py::test_ambient_ramp", "test_hotswap_scenarios.py::test_provisioning",
-                 "test_update.py::test_trial_app", "test_diag.py::test_a_sink")
+                 "test_update.py::test_trial_app", "test_diag.py::test_a_sink",
+                 "test_security.py::test_a_locked_production_board")
 
 
 def pytest_collection_modifyitems(items):
