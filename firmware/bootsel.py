@@ -122,7 +122,7 @@ def trusted_key():
 def refusal(key, digest, sig, seq, st, trial):
     """admit's rule for one manifest: its SHA-256 (digest), signature text (None: unsigned) and
     security counter (seq, checked for a trial), on a board with this verification key. Also
-    asked by the running app before a flash stops it (hashboard/secops.py, admit_check)."""
+    asked by the running app before a flash stops it (hashboard/admitcheck.py)."""
     if sig is None:
         return "unsigned bundle (this board takes only signed ones)"
     import sigcheck
