@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hashboard import pmbus as pm
+from hostlib.sim.fastlane import FastBoard
 from tools import fault_matrix as fm
 
 
@@ -35,7 +36,7 @@ def test_a_pair_of_faults_on_the_real_interpreter(sim_only):
 def test_the_vout_check_sees_a_command_outside_the_limits(monkeypatch):
     """The spy on VOUT_COMMAND must be able to fail: a write of 5.5 V (above the board's 5.0)
     made behind the firmware's back is counted."""
-    real = fm.FastBoard.run_for
+    real = FastBoard.run_for
 
     def run_for(self, ms):
         real(self, ms)
@@ -44,6 +45,6 @@ def test_the_vout_check_sees_a_command_outside_the_limits(monkeypatch):
             vrm = self.sim.modules[1].vrm
             vrm.write_reg(pm.VOUT_COMMAND, pm.ulinear16_encode(5.5, vrm.vout_mode).to_bytes(2, "little"))
 
-    monkeypatch.setattr(fm.FastBoard, "run_for", run_for)
+    monkeypatch.setattr(FastBoard, "run_for", run_for)
     r = fm.run_case([("vrm:oc", "vrm:3:oc")], seed=12, run_s=5)
     assert r["bad_vout"] and max(r["bad_vout"]) > 5.0

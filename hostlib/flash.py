@@ -16,7 +16,6 @@ Until 6 the board boots what it booted before; after 6 it boots the complete, ve
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import sys
@@ -25,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import flashcheck, portlock
-from .bundle import LOADER, Bundle, slot_bytes
+from .bundle import LOADER, Bundle, sha256, slot_bytes
 from .errors import HbError
 
 SLOTS = ("a", "b")
@@ -292,7 +291,7 @@ def deploy(port: str, b: Bundle, progress: Callable[[int, int, str], None] | Non
         base = f"apps/{target}"
         # a file of the running slot that differs from the bundle is damage only when the slot
         # holds this very bundle (same manifest bytes); otherwise it is what the update changes
-        same_bundle = running.get("manifest.json") == hashlib.sha256(slot_bytes(b)).hexdigest()
+        same_bundle = running.get("manifest.json") == sha256(slot_bytes(b))
         dirs = sorted({rel.rsplit("/", 1)[0] for rel in b.files if "/" in rel})
         s.run(f"_mk({base!r})\n" + "".join(f"_mk({base + '/' + d!r})\n" for d in dirs))
         total = sum(len(v) for k, v in b.files.items()

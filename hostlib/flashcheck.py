@@ -5,9 +5,7 @@ still hashing. Advisory only: the loader checks the written slot again before an
 
 from __future__ import annotations
 
-import hashlib
-
-from .bundle import Bundle, slot_bytes
+from .bundle import Bundle, sha256, slot_bytes
 from .errors import HbError
 from .link import Link
 
@@ -17,7 +15,7 @@ PIECE = 160  # hex digits a request carries (a line holds 512 bytes)
 def refusal(port: str, b: Bundle, timeout: float = 5.0) -> str | None:
     """The loader's reason to refuse b, or None: admitted, or not asked (a board without the
     op, at the REPL, or silent: the flash goes on and the loader decides as before)."""
-    args = {"digest": hashlib.sha256(slot_bytes(b)).hexdigest(), "seq": b.manifest.get("seq")}
+    args = {"digest": sha256(slot_bytes(b)), "seq": b.manifest.get("seq")}
     sig = b.signature
     pieces = [sig[i:i + PIECE] for i in range(0, len(sig), PIECE)] if sig else []
     try:

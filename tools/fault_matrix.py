@@ -32,7 +32,6 @@ for p in (ROOT, ROOT / "firmware"):
 from hashboard import identity  # noqa: E402
 from hashboard import pmbus as pm  # noqa: E402
 from hostlib import boards  # noqa: E402
-from hostlib.sim.fastlane import FastBoard  # noqa: E402,F401  (tests patch its run_for)
 from tools.fault_lanes import FastLane, RealLane  # noqa: E402
 
 BOARD = "modular-4x"

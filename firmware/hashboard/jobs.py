@@ -46,12 +46,17 @@ def header_from_job(payload, nonce_le, version, h=None):
     if h is None:
         h = bytearray(80)
     struct.pack_into("<I", h, 0, version)
+    _header_body(payload, h)
+    struct.pack_into("<I", h, 76, nonce_le)
+    return h
+
+
+def _header_body(payload, h):
+    # bytes 4..75 of the header, from the job: previous block hash, merkle root, ntime, nbits
     _reverse_words(payload, 46, h, 4)
     _reverse_words(payload, 14, h, 36)
     _copy(payload, 10, h, 68, 4)
     _copy(payload, 6, h, 72, 4)
-    struct.pack_into("<I", h, 76, nonce_le)
-    return h
 
 
 def header_from_nonce(payload, frame, base, h):
@@ -62,10 +67,7 @@ def header_from_nonce(payload, frame, base, h):
     for i in range(4):
         h[i] = base[i] | ((r >> (i << 3)) & 0xFF)
         h[76 + i] = frame[2 + i]
-    _reverse_words(payload, 46, h, 4)
-    _reverse_words(payload, 14, h, 36)
-    _copy(payload, 10, h, 68, 4)
-    _copy(payload, 6, h, 72, 4)
+    _header_body(payload, h)
     return h
 
 
@@ -112,7 +114,7 @@ def _sha256d_hashlib_into(out, data):
 
 def _native_sha256d():
     """(sha256_viper's allocation-free sha256d_into, "viper") where it runs and agrees with
-    hashlib on a two-block message (a header's length), else (None, "hashlib: why")."""
+    hashlib on a two-block message (a header's length), else (hashlib's, "hashlib: why")."""
     try:
         from .sha256_viper import sha256d_into
 
@@ -121,14 +123,12 @@ def _native_sha256d():
         sha256d_into(out, probe)
         if bytes(out) == sha256d(probe):
             return sha256d_into, "viper"
-        return None, "hashlib: the viper SHA-256d disagrees with hashlib"
+        return _sha256d_hashlib_into, "hashlib: the viper SHA-256d disagrees with hashlib"
     except Exception as e:  # ImportError on CPython (no viper); a port without the native emitter
-        return None, "hashlib: %s %s" % (type(e).__name__, e)
+        return _sha256d_hashlib_into, "hashlib: %s %s" % (type(e).__name__, e)
 
 
 sha256d_into, NONCE_HASH = _native_sha256d()  # NONCE_HASH: info's firmware.nonce_hash
-if sha256d_into is None:
-    sha256d_into = _sha256d_hashlib_into
 
 
 def hash_value(digest):
